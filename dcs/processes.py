@@ -1,0 +1,78 @@
+"""Entry points of the suite's long-running processes: worker, API, gateway, sandbox simulator."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+import uvicorn
+
+from activities.discord_rest import DiscordHttp
+from api.app import create_app
+from dcs.settings import Settings
+from dcs.temporal import build_worker, connect
+from gateway.bot import SuiteBot
+from storage.engine import create_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging(settings: Settings) -> None:
+    """One log format for every process; secrets are SecretStr and never rendered."""
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("discord.gateway").setLevel(logging.WARNING)
+
+
+async def run_worker(settings: Settings) -> None:
+    """Host every workflow and activity until cancelled."""
+    engine = create_engine(settings.database_url)
+    http = DiscordHttp(settings.effective_discord_api_url, settings.bot_token)
+    client = await connect(settings)
+    worker = build_worker(client, settings.temporal_task_queue, make_sessionmaker(engine), http)
+    log.info("worker polling task queue %s", settings.temporal_task_queue)
+    try:
+        await worker.run()
+    finally:
+        await http.aclose()
+        await engine.dispose()
+
+
+async def run_api(settings: Settings) -> None:
+    """Serve the management API (OpenAPI docs at /docs)."""
+    engine = create_engine(settings.database_url)
+    app = create_app(make_sessionmaker(engine))
+    config = uvicorn.Config(
+        app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level.lower()
+    )
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        await engine.dispose()
+
+
+def point_discord_py_at(api_url: str) -> None:
+    """discord.py keeps its REST base in a class attribute; the sandbox swaps it for the simulator."""
+    discord.http.Route.BASE = api_url.rstrip("/")
+
+
+async def run_gateway(settings: Settings) -> None:
+    """Connect to Discord (or the simulator in sandbox mode) and run the fast path."""
+    if settings.sandbox:
+        log.warning(
+            "SANDBOX MODE: no DISCORD_BOT_TOKEN set; connecting to the local Discord simulator at %s",
+            settings.sandbox_url,
+        )
+        point_discord_py_at(settings.effective_discord_api_url)
+    engine = create_engine(settings.database_url)
+    client = await connect(settings)
+    bot = SuiteBot(
+        temporal=client, task_queue=settings.temporal_task_queue, sessions=make_sessionmaker(engine)
+    )
+    try:
+        await bot.start(settings.bot_token)
+    finally:
+        await bot.close()
+        await engine.dispose()

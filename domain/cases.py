@@ -1,0 +1,58 @@
+"""Moderation cases as plain values: what the fast path reports and what a workflow keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One offence reported to a member's moderation workflow (from automod, AI, or a person)."""
+
+    guild_id: int
+    user_id: int
+    source_key: str
+    source: str
+    action: str
+    reason: str
+    occurred_at: datetime
+    rule: str | None = None
+    points: int = 1
+    channel_id: int | None = None
+    message_id: int | None = None
+    excerpt: str | None = None
+    moderator_id: int | None = None
+    mod_log_channel_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Strike:
+    """Points a case added to a member's standing, and when."""
+
+    case_number: int
+    points: int
+    at: datetime
+
+
+@dataclass
+class MemberStanding:
+    """What a member's workflow carries across continue-as-new: strikes and recent keys."""
+
+    strikes: list[Strike] = field(default_factory=list)
+    recent_source_keys: list[str] = field(default_factory=list)
+    cases_recorded: int = 0
+
+
+RECENT_KEYS_KEPT = 200
+
+
+def active_points(strikes: list[Strike], now: datetime, decay: timedelta) -> int:
+    """Strike points that still count: older strikes stay on record but stop counting."""
+    return sum(s.points for s in strikes if now - s.at < decay)
+
+
+def remember_key(keys: list[str], key: str, keep: int = RECENT_KEYS_KEPT) -> list[str]:
+    """Bounded memory of seen source keys, so a re-delivered report is not counted twice."""
+    updated = [*keys, key]
+    return updated[-keep:]

@@ -1,0 +1,154 @@
+"""The discord.py client: thin listeners that snapshot, ask the domain, then act or signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+import discord
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from domain.automod import AutomodVerdict, MessageSnapshot
+from domain.cases import Violation
+from gateway.guild_rules import GuildRules, RulesCache
+from gateway.intents import suite_intents
+from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
+
+log = logging.getLogger(__name__)
+
+CONFIG_REFRESH_SECONDS = 5.0
+SIGNAL_ATTEMPTS = 5
+
+
+def snapshot_of(message: discord.Message) -> MessageSnapshot | None:
+    """Translate a discord.py message into the domain's plain snapshot (guild messages only)."""
+    if message.guild is None:
+        return None
+    author = message.author
+    role_ids = frozenset(r.id for r in getattr(author, "roles", ()))
+    return MessageSnapshot(
+        guild_id=message.guild.id,
+        channel_id=message.channel.id,
+        author_id=author.id,
+        author_role_ids=role_ids,
+        author_is_bot=author.bot,
+        content=message.content,
+    )
+
+
+def violation_of(message: discord.Message, verdict: AutomodVerdict, rules: GuildRules) -> Violation:
+    """The report a member's moderation workflow receives for an automod hit."""
+    assert message.guild is not None
+    return Violation(
+        guild_id=message.guild.id,
+        user_id=message.author.id,
+        source_key=f"automod:{message.id}",
+        source="automod",
+        action=verdict.action,
+        reason=f"Blocked term ({verdict.term})",
+        occurred_at=message.created_at.astimezone(UTC),
+        rule=verdict.rule,
+        points=verdict.strike_weight,
+        channel_id=message.channel.id,
+        message_id=message.id,
+        excerpt=verdict.excerpt,
+        mod_log_channel_id=rules.config.mod_log_channel_id,
+    )
+
+
+class SuiteBot(discord.Client):
+    """The suite's gateway process."""
+
+    def __init__(
+        self,
+        *,
+        temporal: Client,
+        task_queue: str,
+        sessions: async_sessionmaker[AsyncSession],
+        **options: object,
+    ) -> None:
+        super().__init__(intents=suite_intents(), **options)  # type: ignore[arg-type]
+        self.temporal = temporal
+        self.task_queue = task_queue
+        self.rules = RulesCache(sessions)
+        self.handled = 0
+        self._refresher: asyncio.Task[None] | None = None
+
+    async def setup_hook(self) -> None:
+        """Start the config refresher once the client is logged in."""
+        self._refresher = asyncio.create_task(self._refresh_loop())
+
+    async def close(self) -> None:
+        """Stop background work, then disconnect."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+        await super().close()
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """Each guild in GUILD_CREATE gets its rules compiled before messages are judged."""
+        await self.rules.load(guild.id, guild.name)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """A server that adds the bot is registered with default config."""
+        await self.rules.load(guild.id, guild.name)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """The fast path: judge in-process, delete at once, and report to the member's workflow."""
+        snapshot = snapshot_of(message)
+        if snapshot is None or snapshot.author_is_bot:
+            return
+        rules = self.rules.get(snapshot.guild_id)
+        if rules is None:
+            assert message.guild is not None
+            rules = await self.rules.load(message.guild.id, message.guild.name)
+        verdict = rules.automod.judge(snapshot)
+        self.handled += 1
+        if verdict is None:
+            return
+        await self._delete(message)
+        await self._report(violation_of(message, verdict, rules))
+
+    async def _delete(self, message: discord.Message) -> None:
+        try:
+            await message.delete()
+        except discord.NotFound:
+            log.info("message %s already gone", message.id)
+        except discord.Forbidden:
+            log.warning("missing permission to delete in channel %s", message.channel.id)
+
+    async def _report(self, violation: Violation) -> None:
+        """Signal-with-start; retried briefly so a Temporal blip does not drop the report."""
+        wf_id = moderation_workflow_id(violation.guild_id, violation.user_id)
+        for attempt in range(1, SIGNAL_ATTEMPTS + 1):
+            try:
+                await self.temporal.start_workflow(
+                    ModerationWorkflow.run,
+                    ModerationInput(violation.guild_id, violation.user_id),
+                    id=wf_id,
+                    task_queue=self.task_queue,
+                    start_signal="report",
+                    start_signal_args=[violation],
+                )
+                return
+            except Exception:
+                if attempt == SIGNAL_ATTEMPTS:
+                    log.exception("could not report %s to %s", violation.source_key, wf_id)
+                    return
+                await asyncio.sleep(0.2 * 2**attempt)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(CONFIG_REFRESH_SECONDS)
+            try:
+                changed = await self.rules.refresh()
+                if changed:
+                    log.info("reloaded config for guilds %s", changed)
+            except Exception:
+                log.exception("config refresh failed")
+
+
+def now_utc() -> datetime:
+    """Wall clock for the gateway process (domain code takes time as an argument instead)."""
+    return datetime.now(UTC)

@@ -1,0 +1,81 @@
+"""Per-guild compiled rules for the fast path, loaded from the database and kept fresh."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dcs.server_config import ConfigError, ServerConfig, default_server_config, parse_server_config
+from domain.automod import AutomodRules, CompiledAutomod, compile_automod
+from storage.servers import config_versions, ensure_server, get_server_config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GuildRules:
+    """Everything the fast path needs for one guild, compiled once per config version."""
+
+    guild_id: int
+    version: int
+    config: ServerConfig
+    automod: CompiledAutomod
+
+
+def automod_rules(config: ServerConfig) -> AutomodRules:
+    """Translate the validated config section into the pure domain rules."""
+    section = config.automod
+    return AutomodRules(
+        blocked_terms=tuple(section.blocked_terms if section.enabled else ()),
+        normalise_evasions=section.normalise_evasions,
+        action=section.action,
+        strike_weight=section.strike_weight,
+        exempt_role_ids=frozenset(section.exempt_role_ids),
+        exempt_channel_ids=frozenset(section.exempt_channel_ids),
+    )
+
+
+def compile_guild_rules(guild_id: int, version: int, raw: dict | None) -> GuildRules:
+    """Compile a stored config; a bad stored config falls back to defaults, loudly."""
+    try:
+        config = parse_server_config(raw) if raw is not None else default_server_config()
+    except ConfigError as exc:
+        log.error("guild %s has an invalid stored config, using defaults: %s", guild_id, exc)
+        config = default_server_config()
+    return GuildRules(guild_id, version, config, compile_automod(automod_rules(config)))
+
+
+class RulesCache:
+    """Holds compiled rules per guild; `refresh` reloads only guilds whose version moved."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._rules: dict[int, GuildRules] = {}
+
+    def get(self, guild_id: int) -> GuildRules | None:
+        """Compiled rules for a guild the gateway has seen."""
+        return self._rules.get(guild_id)
+
+    async def load(self, guild_id: int, name: str) -> GuildRules:
+        """Register the guild (first sight) and compile its rules."""
+        async with self._sessions() as session, session.begin():
+            await ensure_server(session, guild_id, name)
+            raw, version = await get_server_config(session, guild_id)
+        rules = compile_guild_rules(guild_id, version, raw)
+        self._rules[guild_id] = rules
+        return rules
+
+    async def refresh(self) -> list[int]:
+        """Recompile guilds whose stored config version changed; returns their ids."""
+        if not self._rules:
+            return []
+        async with self._sessions() as session:
+            versions = await config_versions(session, list(self._rules))
+        changed = [g for g, v in versions.items() if self._rules[g].version != v]
+        for guild_id in changed:
+            async with self._sessions() as session:
+                raw, version = await get_server_config(session, guild_id)
+            self._rules[guild_id] = compile_guild_rules(guild_id, version, raw)
+        return changed

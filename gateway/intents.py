@@ -1,0 +1,19 @@
+"""The gateway intents the suite needs, in one place so docs and code agree."""
+
+from __future__ import annotations
+
+import discord
+
+
+def suite_intents() -> discord.Intents:
+    """Guilds, members (joins/raids), messages with content (automod), reactions (RSVP), bans."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.members = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = True
+    intents.guild_reactions = True
+    intents.moderation = True
+    intents.guild_scheduled_events = True
+    return intents
