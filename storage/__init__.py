@@ -1,0 +1,1 @@
+"""Storage layer: SQLAlchemy models, engines and sessions, migrations and repositories."""

@@ -16,14 +16,13 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
-    Integer,
     MetaData,
     SmallInteger,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 
 from storage.types import BigIntPK, JSONDoc, UTCDateTime, utcnow
 
@@ -50,18 +49,38 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({quoted})"
 
 
-def _guild_fk(*, nullable: bool = False) -> Mapped[Any]:
+def _guild_fk(*, primary_key: bool = False, nullable: bool = False) -> MappedColumn[Any]:
     """A guild id column that belongs to a `servers` row and is deleted with it."""
     return mapped_column(
-        BigInteger, ForeignKey("servers.id", ondelete="CASCADE"), nullable=nullable
+        BigInteger,
+        ForeignKey("servers.id", ondelete="CASCADE"),
+        primary_key=primary_key,
+        nullable=nullable,
     )
+
+
+def _snowflake(*, primary_key: bool = False, nullable: bool = False) -> MappedColumn[Any]:
+    """A Discord id: 64-bit, never auto-generated."""
+    return mapped_column(
+        BigInteger, primary_key=primary_key, autoincrement=False, nullable=nullable
+    )
+
+
+def _serial() -> MappedColumn[Any]:
+    """An auto-incrementing surrogate key."""
+    return mapped_column(BigIntPK, primary_key=True, autoincrement=True)
 
 
 class Base(DeclarativeBase):
     """Declarative base whose metadata Alembic migrates."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDoc}
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        date: Date(),
+        dict[str, Any]: JSONDoc,
+        list[str]: JSONDoc,
+    }
 
 
 class Server(Base):
@@ -69,7 +88,7 @@ class Server(Base):
 
     __tablename__ = "servers"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = _snowflake(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     config: Mapped[dict[str, Any] | None]
     config_version: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -85,9 +104,7 @@ class ServerConfigHistory(Base):
 
     __tablename__ = "server_config_history"
 
-    guild_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True
-    )
+    guild_id: Mapped[int] = _guild_fk(primary_key=True)
     version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     config: Mapped[dict[str, Any]]
     changed_by: Mapped[str] = mapped_column(String(100))
@@ -98,14 +115,221 @@ class UserLevel(Base):
     """A member's XP standing in one guild."""
 
     __tablename__ = "user_levels"
-    __table_args__ = (Index("ix_user_levels_leaderboard", "guild_id", BigInteger().desc()),)
+    __table_args__ = (Index("ix_user_levels_leaderboard", "guild_id", "xp"),)
 
-    guild_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    guild_id: Mapped[int] = _guild_fk(primary_key=True)
+    user_id: Mapped[int] = _snowflake(primary_key=True)
     level: Mapped[int] = mapped_column(default=0, server_default="0")
     xp: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     total_messages: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     last_active: Mapped[datetime | None]
     last_xp_at: Mapped[datetime | None]
+
+
+class ModerationCase(Base):
+    """A numbered moderation case; `source_key` makes writes from retried activities idempotent."""
+
+    __tablename__ = "moderation_cases"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "case_number"),
+        UniqueConstraint("guild_id", "source_key"),
+        Index("ix_moderation_cases_member", "guild_id", "user_id", "case_number"),
+    )
+
+    id: Mapped[int] = _serial()
+    guild_id: Mapped[int] = _guild_fk()
+    case_number: Mapped[int]
+    user_id: Mapped[int] = _snowflake()
+    moderator_id: Mapped[int | None] = _snowflake(nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any] | None]
+    rule: Mapped[str | None] = mapped_column(String(100))
+    points: Mapped[int] = mapped_column(default=0, server_default="0")
+    duration_seconds: Mapped[int | None]
+    expires_at: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(String(16))
+    source_key: Mapped[str] = mapped_column(String(200))
+    workflow_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PendingApproval(Base):
+    """A sensitive action waiting for a person to decide, from whichever channel they use."""
+
+    __tablename__ = "pending_approvals"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", APPROVAL_STATUSES), name="status"),
+        CheckConstraint(_one_of("decision_channel", DECISION_CHANNELS), name="decision_channel"),
+        Index("ix_pending_approvals_queue", "guild_id", "status", "created_at"),
+        Index("ix_pending_approvals_workflow_id", "workflow_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    guild_id: Mapped[int] = _guild_fk()
+    workflow_id: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))
+    target_user_id: Mapped[int | None] = _snowflake(nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any] | None]
+    requested_by: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_channel: Mapped[str | None] = mapped_column(String(16))
+    decided_at: Mapped[datetime | None]
+    final_action: Mapped[str | None] = mapped_column(String(32))
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SupportTicket(Base):
+    """A support ticket, numbered per guild (`servers.next_ticket_number`)."""
+
+    __tablename__ = "support_tickets"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "number"),
+        Index("ix_support_tickets_status", "guild_id", "status"),
+        Index("ix_support_tickets_user", "guild_id", "user_id"),
+    )
+
+    id: Mapped[int] = _serial()
+    guild_id: Mapped[int] = _guild_fk()
+    number: Mapped[int]
+    user_id: Mapped[int] = _snowflake()
+    subject: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    category: Mapped[str | None] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    assigned_to: Mapped[int | None] = _snowflake(nullable=True)
+    channel_id: Mapped[int | None] = _snowflake(nullable=True)
+    thread_id: Mapped[int | None] = _snowflake(nullable=True)
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    transcript: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None]
+
+
+class Event(Base):
+    """A scheduled community event; its reminders live in the event's workflow."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_schedule", "guild_id", "start_time"),)
+
+    id: Mapped[int] = _serial()
+    guild_id: Mapped[int] = _guild_fk()
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    start_time: Mapped[datetime]
+    end_time: Mapped[datetime | None]
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    capacity: Mapped[int | None]
+    channel_id: Mapped[int | None] = _snowflake(nullable=True)
+    message_id: Mapped[int | None] = _snowflake(nullable=True)
+    ping_role_id: Mapped[int | None] = _snowflake(nullable=True)
+    rrule: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled", server_default="scheduled")
+    created_by: Mapped[int | None] = _snowflake(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EventRSVP(Base):
+    """One member's answer to one event; the latest answer wins."""
+
+    __tablename__ = "event_rsvps"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", RSVP_STATES), name="state"),
+        Index("ix_event_rsvps_state", "event_id", "state"),
+    )
+
+    event_id: Mapped[int] = mapped_column(
+        BigIntPK,
+        ForeignKey("events.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    user_id: Mapped[int] = _snowflake(primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class FAQEntry(Base):
+    """A question (with phrasing variants) and its answer, per guild and language."""
+
+    __tablename__ = "faq_entries"
+    __table_args__ = (Index("ix_faq_entries_language", "guild_id", "language"),)
+
+    id: Mapped[int] = _serial()
+    guild_id: Mapped[int] = _guild_fk()
+    question: Mapped[str] = mapped_column(Text)
+    variants: Mapped[list[str]] = mapped_column(default=list)
+    answer: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Achievement(Base):
+    """An achievement a member has earned; the primary key makes granting idempotent."""
+
+    __tablename__ = "achievements"
+
+    guild_id: Mapped[int] = _guild_fk(primary_key=True)
+    user_id: Mapped[int] = _snowflake(primary_key=True)
+    achievement_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnalyticsPoint(Base):
+    """A metric's value in one hour (or whole day) bucket; UNIQUE so writers can upsert."""
+
+    __tablename__ = "analytics"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "metric", "date", "hour"),
+        CheckConstraint(f"hour BETWEEN {ANALYTICS_WHOLE_DAY} AND 23", name="hour"),
+    )
+
+    id: Mapped[int] = _serial()
+    guild_id: Mapped[int] = _guild_fk()
+    metric: Mapped[str] = mapped_column(String(64))
+    value: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata")
+    date: Mapped[date]
+    hour: Mapped[int] = mapped_column(SmallInteger)
+
+
+class APIToken(Base):
+    """A REST API credential; only its hash is stored. A NULL guild means every guild."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(_one_of("role", TOKEN_ROLES), name="role"),)
+
+    id: Mapped[int] = _serial()
+    guild_id: Mapped[int | None] = _guild_fk(nullable=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class AuditLogEntry(Base):
+    """Who changed what through the API or commands; survives the guild's deletion."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_guild_time", "guild_id", "created_at"),)
+
+    id: Mapped[int] = _serial()
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import APIToken, Server
+from storage.models import APIToken
+from storage.servers import ensure_server_exists
 
 
 async def create_token(
@@ -20,9 +21,8 @@ async def create_token(
     expires_at: datetime | None,
 ) -> APIToken:
     """Store a new token's hash; a server-scoped token registers the server if needed."""
-    if guild_id is not None and await session.get(Server, guild_id) is None:
-        session.add(Server(id=guild_id, name=""))
-        await session.flush()
+    if guild_id is not None:
+        await ensure_server_exists(session, guild_id)
     row = APIToken(
         name=name, role=role, token_hash=token_hash, guild_id=guild_id, expires_at=expires_at
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.dialects.postgresql import JSONB
@@ -20,6 +20,19 @@ JSONDoc = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgr
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime, the only kind the storage layer accepts."""
     return datetime.now(UTC)
+
+
+@overload
+def as_utc(value: datetime) -> datetime: ...
+
+
+@overload
+def as_utc(value: None) -> None: ...
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """The same instant in UTC; rows not yet reloaded still hold the caller's offset."""
+    return None if value is None else value.astimezone(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

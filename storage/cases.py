@@ -1,0 +1,186 @@
+"""Moderation cases: numbered per guild, written idempotently, listed newest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ModerationCase
+from storage.servers import allocate_case_number, lock_server
+from storage.types import as_utc
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """A stored moderation case, detached from the session."""
+
+    id: int
+    guild_id: int
+    case_number: int
+    user_id: int
+    moderator_id: int | None
+    action: str
+    reason: str
+    evidence: dict[str, Any] | None
+    rule: str | None
+    points: int
+    duration_seconds: int | None
+    expires_at: datetime | None
+    source: str
+    source_key: str
+    workflow_id: str | None
+    created_at: datetime
+
+
+async def record_case(
+    session: AsyncSession,
+    *,
+    guild_id: int,
+    user_id: int,
+    action: str,
+    reason: str,
+    source: str,
+    source_key: str,
+    moderator_id: int | None = None,
+    evidence: dict[str, Any] | None = None,
+    rule: str | None = None,
+    points: int = 0,
+    duration_seconds: int | None = None,
+    expires_at: datetime | None = None,
+    workflow_id: str | None = None,
+    created_at: datetime,
+) -> CaseRecord:
+    """Store a case under the guild's next number, or return the one stored under `source_key`.
+
+    Retried activities call this again with the same key: they get the same case, and no number
+    is used up. The guild row is locked first, so concurrent writers get consecutive numbers.
+    """
+    await lock_server(session, guild_id)
+    existing = await _by_source_key(session, guild_id, source_key)
+    if existing is not None:
+        return existing
+    row = ModerationCase(
+        guild_id=guild_id,
+        case_number=await allocate_case_number(session, guild_id),
+        user_id=user_id,
+        moderator_id=moderator_id,
+        action=action,
+        reason=reason,
+        evidence=evidence,
+        rule=rule,
+        points=points,
+        duration_seconds=duration_seconds,
+        expires_at=expires_at,
+        source=source,
+        source_key=source_key,
+        workflow_id=workflow_id,
+        created_at=created_at,
+    )
+    session.add(row)
+    await session.flush()
+    return _record(row)
+
+
+async def get_case(session: AsyncSession, guild_id: int, case_number: int) -> CaseRecord | None:
+    """One case by its guild-visible number."""
+    row = await session.scalar(
+        select(ModerationCase).where(
+            ModerationCase.guild_id == guild_id, ModerationCase.case_number == case_number
+        )
+    )
+    return None if row is None else _record(row)
+
+
+async def list_cases(
+    session: AsyncSession,
+    guild_id: int,
+    *,
+    user_id: int | None = None,
+    action: str | None = None,
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_case: int | None = None,
+    limit: int = 50,
+) -> list[CaseRecord]:
+    """Cases newest first; pass the last page's smallest `case_number` as `before_case` for more.
+
+    `since` is inclusive and `until` exclusive, both on `created_at`.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    stmt = _filtered(
+        select(ModerationCase).where(ModerationCase.guild_id == guild_id),
+        user_id=user_id,
+        action=action,
+        source=source,
+        since=since,
+        until=until,
+        before_case=before_case,
+    )
+    rows = await session.scalars(stmt.order_by(ModerationCase.case_number.desc()).limit(limit))
+    return [_record(row) for row in rows]
+
+
+def _filtered(
+    stmt: Select[ModerationCase],
+    *,
+    user_id: int | None,
+    action: str | None,
+    source: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    before_case: int | None,
+) -> Select[ModerationCase]:
+    """Add a WHERE clause for each filter given."""
+    if user_id is not None:
+        stmt = stmt.where(ModerationCase.user_id == user_id)
+    if action is not None:
+        stmt = stmt.where(ModerationCase.action == action)
+    if source is not None:
+        stmt = stmt.where(ModerationCase.source == source)
+    if since is not None:
+        stmt = stmt.where(ModerationCase.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(ModerationCase.created_at < until)
+    if before_case is not None:
+        stmt = stmt.where(ModerationCase.case_number < before_case)
+    return stmt
+
+
+async def _by_source_key(
+    session: AsyncSession, guild_id: int, source_key: str
+) -> CaseRecord | None:
+    """The case an earlier attempt stored under this idempotency key, if any."""
+    row = await session.scalar(
+        select(ModerationCase).where(
+            ModerationCase.guild_id == guild_id, ModerationCase.source_key == source_key
+        )
+    )
+    return None if row is None else _record(row)
+
+
+def _record(row: ModerationCase) -> CaseRecord:
+    """Copy a row into its immutable record."""
+    return CaseRecord(
+        id=row.id,
+        guild_id=row.guild_id,
+        case_number=row.case_number,
+        user_id=row.user_id,
+        moderator_id=row.moderator_id,
+        action=row.action,
+        reason=row.reason,
+        evidence=row.evidence,
+        rule=row.rule,
+        points=row.points,
+        duration_seconds=row.duration_seconds,
+        expires_at=as_utc(row.expires_at),
+        source=row.source,
+        source_key=row.source_key,
+        workflow_id=row.workflow_id,
+        created_at=as_utc(row.created_at),
+    )

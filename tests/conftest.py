@@ -1,0 +1,88 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
+
+# ---------------------------------------------------------------------------------------------
+# Storage fixtures: a real database on each backend.
+#   database_url     empty database, parametrised [sqlite] (file in tmp_path) and [postgres]
+#                    (a fresh database on 127.0.0.1:5432, dropped afterwards)
+#   migrated_db      the same, upgraded to the newest migration
+#   session_factory  async_sessionmaker bound to migrated_db
+# PostgreSQL unreachable: the [postgres] cases skip, except with CI=true, where they fail.
+# Another server: DCS_TEST_POSTGRES_DSN (default postgresql://postgres@127.0.0.1:5432/test).
+# Select a backend with `-k sqlite` or `-k postgres` (also marked `postgres`).
+# ---------------------------------------------------------------------------------------------
+
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "DCS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+_postgres_down: str | None = None
+
+
+async def _admin_execute(sql: str) -> None:
+    """Run one statement on the maintenance database; skip (fail on CI) if the server is down."""
+    global _postgres_down  # remember an outage: one connect timeout per run, not per test
+    if _postgres_down is None:
+        try:
+            admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+        except (OSError, asyncpg.PostgresError) as exc:
+            _postgres_down = f"PostgreSQL at {POSTGRES_ADMIN_DSN} is unreachable: {exc!r}"
+        else:
+            try:
+                await admin.execute(sql)
+            finally:
+                await admin.close()
+            return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{_postgres_down} (CI=true: PostgreSQL tests must run)")
+    pytest.skip(_postgres_down)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database: a file in tmp_path, or a fresh PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'dcs.db'}"
+        return
+    name = f"dcs_test_{uuid.uuid4().hex[:16]}"
+    await _admin_execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield (
+            make_url(POSTGRES_ADMIN_DSN)
+            .set(drivername="postgresql+asyncpg", database=name)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def migrated_db(database_url: str) -> str:
+    """The database upgraded to the newest migration."""
+    await upgrade_database_async(database_url)
+    return database_url
+
+
+@pytest.fixture
+async def session_factory(migrated_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the migrated database; the engine is disposed afterwards."""
+    engine = create_engine(migrated_db)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
