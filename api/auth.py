@@ -14,7 +14,7 @@ from api.errors import ApiError
 from storage.tokens import find_token
 
 ROLE_RANK = {"viewer": 0, "moderator": 1, "admin": 2}
-TOKEN_PREFIX = "dcs_"
+TOKEN_PREFIX = "dcs_"  # noqa: S105 - a visible prefix, not a secret
 
 
 def new_token_secret() -> str:
@@ -41,7 +41,9 @@ class Caller:
         if self.guild_id is not None and self.guild_id != guild_id:
             raise ApiError(403, "forbidden", "This token is not valid for that server.")
         if ROLE_RANK[self.role] < ROLE_RANK[role]:
-            raise ApiError(403, "forbidden", f"This needs the {role} role; the token is {self.role}.")
+            raise ApiError(
+                403, "forbidden", f"This needs the {role} role; the token is {self.role}."
+            )
 
 
 async def authenticate(request: Request) -> Caller:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -19,18 +20,28 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()]
+        lines = [
+            f"  {'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        ]
         print("Invalid configuration:\n" + "\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None
 
 
 def _run_async(factory: Callable[[Settings], Coroutine[Any, Any, None]]) -> int:
+    """Run a process; SIGTERM cancels it so workers and servers shut down cleanly."""
     from dcs.processes import configure_logging
 
     settings = _settings()
     configure_logging(settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(factory(settings))
+
+    async def _main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await factory(settings)
+
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(_main())
     return 0
 
 
@@ -130,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep-running", action="store_true", help="leave the suite up afterwards")
     demo.set_defaults(func=cmd_demo)
     token = sub.add_parser("token", help=(cmd_token.__doc__ or "").strip())
-    tsub = token.add_subparsers(dest="token_command", required=True)
+    tsub = token.add_subparsers(dest="subcommand", required=True)
     create = tsub.add_parser("create", help="create a token; the secret is printed once")
     create.add_argument("--server", type=int, default=None, help="guild id (omit: all servers)")
     create.add_argument("--role", choices=["admin", "moderator", "viewer"], default="viewer")

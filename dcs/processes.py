@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import discord
 import uvicorn
 
 from activities.discord_rest import DiscordHttp
@@ -12,6 +11,7 @@ from api.app import create_app
 from dcs.settings import Settings
 from dcs.temporal import build_worker, connect
 from gateway.bot import SuiteBot
+from simulator import point_discord_py_at
 from storage.engine import create_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -53,23 +53,21 @@ async def run_api(settings: Settings) -> None:
         await engine.dispose()
 
 
-def point_discord_py_at(api_url: str) -> None:
-    """discord.py keeps its REST base in a class attribute; the sandbox swaps it for the simulator."""
-    discord.http.Route.BASE = api_url.rstrip("/")
-
-
 async def run_gateway(settings: Settings) -> None:
     """Connect to Discord (or the simulator in sandbox mode) and run the fast path."""
     if settings.sandbox:
         log.warning(
-            "SANDBOX MODE: no DISCORD_BOT_TOKEN set; connecting to the local Discord simulator at %s",
+            "SANDBOX MODE: no DISCORD_BOT_TOKEN; using the local Discord simulator at %s",
             settings.sandbox_url,
         )
-        point_discord_py_at(settings.effective_discord_api_url)
+        point_discord_py_at(settings.sandbox_url)
     engine = create_engine(settings.database_url)
     client = await connect(settings)
     bot = SuiteBot(
-        temporal=client, task_queue=settings.temporal_task_queue, sessions=make_sessionmaker(engine)
+        temporal=client,
+        task_queue=settings.temporal_task_queue,
+        sessions=make_sessionmaker(engine),
+        sandbox=settings.sandbox,
     )
     try:
         await bot.start(settings.bot_token)

@@ -1,4 +1,4 @@
-"""Per-server configuration: a typed, versioned model with defaults and precise validation errors."""
+"""Per-server configuration: a typed, versioned model with defaults and precise errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-CONFIG_SCHEMA_VERSION = 1
+from domain.automod import blocked_term_problem
+
+CONFIG_SCHEMA_VERSION: Literal[1] = 1
 
 Snowflake = Annotated[int, Field(gt=0, lt=2**64)]
 Action = Literal["warn", "timeout", "kick", "ban"]
@@ -32,13 +34,17 @@ class AutomodConfig(_Section):
     exempt_role_ids: list[Snowflake] = Field(default_factory=list)
     exempt_channel_ids: list[Snowflake] = Field(default_factory=list)
 
-    @field_validator("blocked_terms")
-    @classmethod
-    def _no_blank_terms(cls, terms: list[str]) -> list[str]:
-        for index, term in enumerate(terms):
-            if not term.strip().strip("*"):
-                raise ValueError(f"term {index} ({term!r}) is blank")
-        return terms
+    @model_validator(mode="after")
+    def _terms_can_match(self) -> AutomodConfig:
+        """A term that can never match is a mistake the admin should hear about."""
+        problems = []
+        for index, term in enumerate(self.blocked_terms):
+            problem = blocked_term_problem(term, normalise_evasions=self.normalise_evasions)
+            if problem is not None:
+                problems.append(f"term {index}: {problem}")
+        if problems:
+            raise ValueError("; ".join(problems[:10]))
+        return self
 
 
 class LadderStep(_Section):
@@ -73,12 +79,14 @@ class EscalationConfig(_Section):
         return steps
 
 
+def _default_sensitive() -> list[SensitiveAction]:
+    return ["kick", "ban", "mass_delete", "lockdown"]
+
+
 class ApprovalsConfig(_Section):
     """Which actions wait for a person, for how long, and who may decide."""
 
-    sensitive_actions: list[SensitiveAction] = Field(
-        default_factory=lambda: ["kick", "ban", "mass_delete", "lockdown"]
-    )
+    sensitive_actions: list[SensitiveAction] = Field(default_factory=_default_sensitive)
     timeout_minutes: int = Field(default=24 * 60, ge=1, le=7 * 24 * 60)
     timeout_policy: Literal["reject", "fallback"] = "reject"
     fallback_action: Action = "timeout"

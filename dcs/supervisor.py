@@ -36,7 +36,7 @@ class Supervisor:
         self._stopping = False
 
     def start(self) -> None:
-        """Temporal first (unless an existing cluster answers), then simulator, worker, API, gateway."""
+        """Temporal (unless a cluster answers), then simulator, worker, API, gateway."""
         self.temporal = start_dev_server(self.settings)
         names = ["worker", "api", "gateway"]
         if self.settings.sandbox:

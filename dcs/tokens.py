@@ -36,7 +36,7 @@ async def issue_token(
 async def token_command(settings: Settings, args: argparse.Namespace) -> int:
     """Dispatch the token subcommands."""
     await upgrade_database_async(settings.database_url)
-    if args.token_command == "create":
+    if args.subcommand == "create":
         secret = await issue_token(
             settings,
             name=args.name,
@@ -49,7 +49,7 @@ async def token_command(settings: Settings, args: argparse.Namespace) -> int:
     engine = create_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            if args.token_command == "list":
+            if args.subcommand == "list":
                 for t in await list_tokens(session):
                     state = "revoked" if t.revoked_at else "active"
                     scope = t.guild_id if t.guild_id is not None else "all"

@@ -42,6 +42,7 @@ class MemberStanding:
     strikes: list[Strike] = field(default_factory=list)
     recent_source_keys: list[str] = field(default_factory=list)
     cases_recorded: int = 0
+    mod_log_failures: int = 0
 
 
 RECENT_KEYS_KEPT = 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC
 
 import discord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,6 +14,7 @@ from domain.automod import AutomodVerdict, MessageSnapshot
 from domain.cases import Violation
 from gateway.guild_rules import GuildRules, RulesCache
 from gateway.intents import suite_intents
+from gateway.sandbox import sandbox_config
 from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,13 @@ class SuiteBot(discord.Client):
         temporal: Client,
         task_queue: str,
         sessions: async_sessionmaker[AsyncSession],
+        sandbox: bool = False,
         **options: object,
     ) -> None:
         super().__init__(intents=suite_intents(), **options)  # type: ignore[arg-type]
         self.temporal = temporal
         self.task_queue = task_queue
+        self.sandbox = sandbox
         self.rules = RulesCache(sessions)
         self.handled = 0
         self._refresher: asyncio.Task[None] | None = None
@@ -88,7 +91,9 @@ class SuiteBot(discord.Client):
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """Each guild in GUILD_CREATE gets its rules compiled before messages are judged."""
-        await self.rules.load(guild.id, guild.name)
+        rules = await self.rules.load(guild.id, guild.name)
+        if self.sandbox and rules.version == 0:
+            await self.rules.seed(guild.id, sandbox_config(guild))
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """A server that adds the bot is registered with default config."""
@@ -147,8 +152,3 @@ class SuiteBot(discord.Client):
                     log.info("reloaded config for guilds %s", changed)
             except Exception:
                 log.exception("config refresh failed")
-
-
-def now_utc() -> datetime:
-    """Wall clock for the gateway process (domain code takes time as an argument instead)."""
-    return datetime.now(UTC)

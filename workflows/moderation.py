@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.discord_rest import DiscordActivities, ModLogInput
@@ -65,11 +65,12 @@ class ModerationWorkflow:
 
     @workflow.run
     async def run(self, inp: ModerationInput) -> ModerationResult:
+        """Handle reports as they come; close after a long quiet spell."""
         self._standing = inp.standing
         while True:
             try:
                 await workflow.wait_condition(lambda: bool(self._queue), timeout=IDLE_CLOSE_AFTER)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return ModerationResult(inp.guild_id, inp.user_id, self._standing.cases_recorded)
             while self._queue:
                 await self._handle(self._queue.pop(0))
@@ -114,18 +115,26 @@ class ModerationWorkflow:
         self._standing.cases_recorded += 1
         self._processed_this_run += 1
         if violation.mod_log_channel_id is not None:
+            await self._post_mod_log(violation.mod_log_channel_id, case)
+
+    async def _post_mod_log(self, channel_id: int, case: RecordedCase) -> None:
+        """The case is already on record; a mod-log post Discord refuses is noted, not fatal."""
+        try:
             await workflow.execute_activity_method(
                 DiscordActivities.post_mod_log,
-                ModLogInput(channel_id=violation.mod_log_channel_id, case=case),
+                ModLogInput(channel_id=channel_id, case=case),
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=_DISCORD_RETRY,
             )
+        except ActivityError as err:
+            workflow.logger.warning("mod-log post for case %s failed: %s", case.case_number, err)
+            self._standing.mod_log_failures += 1
 
     def _carried_standing(self) -> MemberStanding:
         """Expired strikes stay in the database record but are not carried forward."""
         now = workflow.now()
         live = [s for s in self._standing.strikes if now - s.at < STRIKE_DECAY]
-        return MemberStanding(live, self._standing.recent_source_keys, self._standing.cases_recorded)
+        return replace(self._standing, strikes=live)
 
     def _should_continue_as_new(self) -> bool:
         return (

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from api.deps import CallerDep, SessionDep
 from storage.cases import CaseRecord, list_cases
@@ -59,13 +59,13 @@ async def moderation_logs(
     server_id: int,
     session: SessionDep,
     caller: CallerDep,
-    user_id: int | None = Query(default=None, description="Only cases about this member"),
-    action: str | None = Query(default=None, max_length=32),
-    source: str | None = Query(default=None, max_length=32),
-    since: datetime | None = None,
-    until: datetime | None = None,
-    before: int | None = Query(default=None, ge=1, description="Cursor: case number"),
-    limit: int = Query(default=50, ge=1, le=200),
+    user_id: Annotated[int | None, Query(description="Only cases about this member")] = None,
+    action: Annotated[str | None, Query(max_length=32)] = None,
+    source: Annotated[str | None, Query(max_length=32)] = None,
+    since: Annotated[AwareDatetime | None, Query(description="ISO 8601 with offset")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="ISO 8601 with offset")] = None,
+    before: Annotated[int | None, Query(ge=1, description="Cursor: a case number")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     """Moderation history of a server, filtered and paged by case number."""
     caller.require(server_id, "viewer")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header
 from pydantic import BaseModel
@@ -37,8 +37,8 @@ async def put_config(
     server_id: int,
     session: SessionDep,
     caller: CallerDep,
-    body: dict[str, Any] = Body(..., description="The whole ServerConfig as JSON"),  # noqa: B008
-    if_match: int | None = Header(default=None, description="Expected current version"),
+    body: Annotated[dict[str, Any], Body(description="The whole ServerConfig as JSON")],
+    if_match: Annotated[int | None, Header(description="Expected current version")] = None,
 ) -> ConfigOut:
     """Replace the config; invalid input is refused with every problem listed, nothing changes."""
     caller.require(server_id, "admin")

@@ -1,0 +1,68 @@
+"""Sandbox mode helpers: the admin token a newcomer needs, the banner, the simulator process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from dcs.settings import Settings
+from dcs.tokens import issue_token
+
+TOKEN_FILE = "sandbox-admin-token"  # noqa: S105 - a file name, not a secret
+
+
+def sandbox_token_path(settings: Settings) -> Path:
+    """Where the sandbox's admin API token is kept (readable by the owner only)."""
+    return settings.data_dir / TOKEN_FILE
+
+
+async def prepare_sandbox(settings: Settings) -> Path:
+    """Create an all-servers admin token once, so the demo and a newcomer can call the API."""
+    path = sandbox_token_path(settings)
+    if not path.exists():
+        secret = await issue_token(
+            settings, name="sandbox-admin", role="admin", guild_id=None, expires_days=None
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secret + "\n")
+    return path
+
+
+def print_banner(settings: Settings, token_file: Path | None) -> None:
+    """Tell the person at the terminal what runs where."""
+    mode = (
+        "SANDBOX MODE (no DISCORD_BOT_TOKEN; talking to the local Discord simulator)"
+        if settings.sandbox
+        else "connected to Discord"
+    )
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    lines = [
+        f"Discord Community Suite is up - {mode}",
+        f"  API docs       {api}/docs",
+        f"  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}",
+    ]
+    if settings.sandbox:
+        lines.append(f"  Simulator      {settings.sandbox_url}/_sim/state")
+    if token_file is not None:
+        lines.append(f"  Admin token    {token_file}")
+    lines.append(
+        "Logs in " + str(settings.data_dir) + "/*.log. Try `dcs demo` in another terminal."
+    )
+    lines.append("Ctrl-C stops everything.")
+    print("\n".join(lines), flush=True)
+
+
+async def run_simulator(settings: Settings) -> None:
+    """Serve the sandbox's Discord until cancelled (SIGTERM from the supervisor)."""
+    from simulator import DiscordSimulator
+
+    sim = DiscordSimulator()
+    await sim.start(settings.sandbox_host, settings.sandbox_port)
+    print(f"Discord simulator listening on {sim.base_url}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await sim.stop()
