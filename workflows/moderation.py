@@ -58,15 +58,16 @@ class StandingView:
 class ModerationWorkflow:
     """Records each violation as a numbered case and keeps the member's strike standing."""
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, inp: ModerationInput) -> None:
+        """State comes from the input here, before the start signal's handler runs."""
         self._queue: list[Violation] = []
-        self._standing = MemberStanding()
+        self._standing = inp.standing
         self._processed_this_run = 0
 
     @workflow.run
     async def run(self, inp: ModerationInput) -> ModerationResult:
         """Handle reports as they come; close after a long quiet spell."""
-        self._standing = inp.standing
         while True:
             try:
                 await workflow.wait_condition(lambda: bool(self._queue), timeout=IDLE_CLOSE_AFTER)
@@ -85,10 +86,9 @@ class ModerationWorkflow:
     def report(self, violation: Violation) -> None:
         """Queue a violation; a key seen before (a re-delivered report) is ignored."""
         keys = self._standing.recent_source_keys
-        if violation.source_key in keys or any(
-            v.source_key == violation.source_key for v in self._queue
-        ):
+        if violation.source_key in keys:
             return
+        self._standing.recent_source_keys = remember_key(keys, violation.source_key)
         self._queue.append(violation)
 
     @workflow.query
@@ -109,9 +109,6 @@ class ModerationWorkflow:
             retry_policy=_RECORD_RETRY,
         )
         self._standing.strikes.append(Strike(case.case_number, violation.points, case.created_at))
-        self._standing.recent_source_keys = remember_key(
-            self._standing.recent_source_keys, violation.source_key
-        )
         self._standing.cases_recorded += 1
         self._processed_this_run += 1
         if violation.mod_log_channel_id is not None:
