@@ -45,11 +45,11 @@ class RecordActivities:
     async def record_case(self, inp: RecordCaseInput) -> RecordedCase:
         """Store the case (or return the one a previous attempt stored)."""
         v = inp.violation
-        evidence = {
+        evidence = {  # ids as strings: JSON readers in JavaScript lose 64-bit precision
             k: val
             for k, val in {
-                "channel_id": v.channel_id,
-                "message_id": v.message_id,
+                "channel_id": str(v.channel_id) if v.channel_id else None,
+                "message_id": str(v.message_id) if v.message_id else None,
                 "excerpt": v.excerpt,
             }.items()
             if val is not None

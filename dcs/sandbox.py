@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
+from api.auth import hash_token
 from dcs.settings import Settings
 from dcs.tokens import issue_token
+from storage.engine import create_engine, make_sessionmaker
+from storage.tokens import find_token
 
 TOKEN_FILE = "sandbox-admin-token"  # noqa: S105 - a file name, not a secret
 
@@ -17,10 +21,20 @@ def sandbox_token_path(settings: Settings) -> Path:
     return settings.data_dir / TOKEN_FILE
 
 
+async def _token_is_live(settings: Settings, secret: str) -> bool:
+    engine = create_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return await find_token(session, hash_token(secret), now=datetime.now(UTC)) is not None
+    finally:
+        await engine.dispose()
+
+
 async def prepare_sandbox(settings: Settings) -> Path:
-    """Create an all-servers admin token once, so the demo and a newcomer can call the API."""
+    """Keep a live all-servers admin token on disk, so the demo and a newcomer can call the API."""
     path = sandbox_token_path(settings)
-    if not path.exists():
+    current = path.read_text().strip() if path.exists() else ""
+    if not current or not await _token_is_live(settings, current):
         secret = await issue_token(
             settings, name="sandbox-admin", role="admin", guild_id=None, expires_days=None
         )

@@ -94,7 +94,7 @@ async def test_blocked_word_is_deleted_recorded_by_a_workflow_and_served_by_the_
     assert case["case_number"] == 1
     assert case["user_id"] == str(alice)
     assert (case["action"], case["source"], case["rule"]) == ("delete", "automod", "blocked_terms")
-    assert case["evidence"]["message_id"] == bad.id
+    assert case["evidence"]["message_id"] == str(bad.id)
     assert "c4mc0in" in case["evidence"]["excerpt"]
     assert case["workflow_id"] == f"moderation:{guild}:{alice}"
     assert datetime.fromisoformat(case["created_at"]) <= datetime.now(UTC)
