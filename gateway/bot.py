@@ -14,6 +14,7 @@ from domain.automod import AutomodVerdict, MessageSnapshot
 from domain.cases import Violation
 from gateway.guild_rules import GuildRules, RulesCache
 from gateway.intents import suite_intents
+from gateway.payload_guard import PayloadGuard
 from gateway.sandbox import sandbox_config
 from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
 
@@ -76,6 +77,8 @@ class SuiteBot(discord.Client):
         self.task_queue = task_queue
         self.sandbox = sandbox
         self.rules = RulesCache(sessions)
+        self.payload_guard = PayloadGuard()
+        self.payload_guard.install(self)
         self.handled = 0
         self._refresher: asyncio.Task[None] | None = None
 

@@ -1,0 +1,79 @@
+"""The gateway's fast path with real discord.py against the simulator: bad payloads, config
+changes, exemptions. Temporal is real; no worker runs, so reports simply wait in the server."""
+
+import asyncio
+
+import pytest
+
+from dcs.server_config import default_server_config
+from gateway.bot import SuiteBot
+from simulator import DiscordSimulator
+from simulator.testing import connected_client
+from storage.servers import put_server_config
+
+
+async def until(predicate, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def deleted(sim, message_id):
+    return any(r.path.endswith(f"/messages/{message_id}") for r in sim.requests("DELETE"))
+
+
+@pytest.fixture
+async def running(temporal_env, session_factory, task_queue):
+    async with DiscordSimulator() as sim:
+        bot = SuiteBot(
+            temporal=temporal_env.client,
+            task_queue=task_queue,
+            sessions=session_factory,
+            sandbox=True,
+        )
+        async with connected_client(sim, client=bot):  # type: ignore[arg-type]
+            await until(lambda: (r := bot.rules.get(sim.world.guild_id)) and r.version >= 1)
+            yield sim, bot
+
+
+async def test_malformed_gateway_payloads_do_not_break_the_fast_path(running):
+    sim, bot = running
+    identifies = len(sim.gateway_ops(2))
+    channel = str(sim.world.channel("general"))
+    sim.gateway.dispatch("MESSAGE_CREATE", {"id": "1", "channel_id": channel})  # no author
+    sim.gateway.dispatch("MESSAGE_CREATE", {"content": "idiot"})  # no ids at all
+    sim.gateway.dispatch("GUILD_MEMBER_ADD", {"guild_id": str(sim.world.guild_id)})  # no user
+    bad = await sim.post_message("general", "alice", "you idiot")
+    await until(lambda: deleted(sim, bad.id))
+    assert len(sim.gateway_ops(2)) == identifies  # still the same session, no reconnect
+    assert bot.payload_guard.dropped == {"MESSAGE_CREATE": 2, "GUILD_MEMBER_ADD": 1}
+
+
+async def test_config_change_is_picked_up_and_exempt_channels_are_skipped(running, session_factory):
+    sim, bot = running
+    guild = sim.world.guild_id
+    config = default_server_config().model_dump(mode="json")
+    config["automod"]["blocked_terms"] = ["pineapple pizza"]
+    config["automod"]["exempt_channel_ids"] = [sim.world.channel("support")]
+    async with session_factory() as session, session.begin():
+        await put_server_config(session, guild, config, expected_version=None, changed_by="test")
+    assert await bot.rules.refresh() == [guild]
+
+    old_term = await sim.post_message("general", "alice", "badword")
+    new_term = await sim.post_message("general", "alice", "I love p1neapple  pizza")
+    exempt = await sim.post_message("support", "alice", "pineapple pizza question")
+    await until(lambda: deleted(sim, new_term.id))
+    await asyncio.sleep(0.3)
+    assert not deleted(sim, old_term.id)
+    assert not deleted(sim, exempt.id)
+
+
+async def test_the_bots_own_messages_are_never_judged(running):
+    sim, bot = running
+    channel = bot.get_channel(sim.world.channel("general"))
+    sent = await channel.send("the word idiot, quoted in a rules post")
+    await asyncio.sleep(0.3)
+    assert not deleted(sim, sent.id)
+    assert bot.handled == 0 or all(not deleted(sim, m.id) for m in sim.messages("general"))
