@@ -13,6 +13,8 @@ from dcs.tokens import issue_token
 from storage.engine import create_engine, make_sessionmaker
 from storage.tokens import find_token
 
+SANDBOX_SEED_ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
+"""The sandbox world keeps its ids across restarts, so stored cases and configs still apply."""
 TOKEN_FILE = "sandbox-admin-token"  # noqa: S105 - a file name, not a secret
 
 
@@ -71,9 +73,9 @@ def print_banner(settings: Settings, token_file: Path | None) -> None:
 
 async def run_simulator(settings: Settings) -> None:
     """Serve the sandbox's Discord until cancelled (SIGTERM from the supervisor)."""
-    from simulator import DiscordSimulator
+    from simulator import DiscordSimulator, SimulatorConfig
 
-    sim = DiscordSimulator()
+    sim = DiscordSimulator(SimulatorConfig(seed_anchor=SANDBOX_SEED_ANCHOR))
     await sim.start(settings.sandbox_host, settings.sandbox_port)
     print(f"Discord simulator listening on {sim.base_url}", flush=True)
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .intents import PRIVILEGED_INTENTS
 from .permissions import BOT_DEFAULT, DEFAULT_EVERYONE, MODERATOR, Perm
@@ -122,6 +122,8 @@ class SimulatorConfig:
     replay_buffer: int = 10_000
     gateway_compression: bool = False
     max_recorded_requests: int = 100_000
+    seed_anchor: datetime | None = None
+    """Fixed instant the seed world is dated from: the same ids on every start (sandbox mode)."""
 
 
 MUTED_DENY = int(

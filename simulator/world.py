@@ -352,7 +352,7 @@ class World:
 
     # ----------------------------------------------------------------- seed
     def _seed(self, spec: SeedSpec) -> None:
-        now = self.started_at
+        now = self.config.seed_anchor or self.started_at
         bot = self.add_user(
             spec.bot_username,
             global_name=spec.bot_global_name,

@@ -358,3 +358,16 @@ async def test_slowmode_via_channel_edit(sim: DiscordSimulator, guild: discord.G
         await sim.post_message("support", "carol", "second")
     assert info.value.code == 20016
     await support.edit(slowmode_delay=0)
+
+
+def test_an_anchored_seed_world_has_the_same_ids_every_time():
+    from datetime import UTC, datetime
+
+    from simulator import SimulatorConfig, World
+
+    anchor = datetime(2026, 1, 1, tzinfo=UTC)
+    first = World(SimulatorConfig(seed_anchor=anchor)).ids()
+    again = World(SimulatorConfig(seed_anchor=anchor)).ids()
+    unanchored = World(SimulatorConfig()).ids()
+    assert first == again
+    assert first["guild_id"] != unanchored["guild_id"]
