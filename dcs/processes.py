@@ -12,7 +12,7 @@ from dcs.settings import Settings
 from dcs.temporal import build_worker, connect
 from gateway.bot import SuiteBot
 from simulator import point_discord_py_at
-from storage.engine import create_engine, make_sessionmaker
+from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ def configure_logging(settings: Settings) -> None:
 
 async def run_worker(settings: Settings) -> None:
     """Host every workflow and activity until cancelled."""
+    await upgrade_database_async(settings.database_url)
     engine = create_engine(settings.database_url)
     http = DiscordHttp(settings.effective_discord_api_url, settings.bot_token)
     client = await connect(settings)
@@ -42,6 +43,7 @@ async def run_worker(settings: Settings) -> None:
 
 async def run_api(settings: Settings) -> None:
     """Serve the management API (OpenAPI docs at /docs)."""
+    await upgrade_database_async(settings.database_url)
     engine = create_engine(settings.database_url)
     app = create_app(make_sessionmaker(engine))
     config = uvicorn.Config(
@@ -55,6 +57,7 @@ async def run_api(settings: Settings) -> None:
 
 async def run_gateway(settings: Settings) -> None:
     """Connect to Discord (or the simulator in sandbox mode) and run the fast path."""
+    await upgrade_database_async(settings.database_url)
     if settings.sandbox:
         log.warning(
             "SANDBOX MODE: no DISCORD_BOT_TOKEN; using the local Discord simulator at %s",
