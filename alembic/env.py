@@ -4,10 +4,10 @@ import asyncio
 import os
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy import JSON, text
 from sqlalchemy.engine import Connection
 
-from alembic import context
 from storage.engine import create_migration_engine
 from storage.models import Base
 from storage.types import UTCDateTime

@@ -106,7 +106,8 @@ async def test_invalid_config_lists_every_problem_and_changes_nothing(api, token
     assert sorted(p.split(":")[0] for p in error["details"]) == ["automod", "colour", "language"]
     async with session_factory() as session:
         raw, version = await get_server_config(session, GUILD_A)
-    assert version == 1 and raw["language"] == "fr"
+    assert version == 1
+    assert raw is not None and raw["language"] == "fr"
 
 
 async def test_stale_if_match_is_a_conflict(api, token):
