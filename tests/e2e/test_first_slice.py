@@ -1,11 +1,11 @@
 """The first end-to-end slice through every real layer: simulator -> discord.py gateway -> fast
 path -> Temporal (dev server) -> activity -> database (SQLite and PostgreSQL) -> REST API."""
 
-import asyncio
 from datetime import UTC, datetime
 
 import httpx
 import pytest
+from support import eventually
 from temporalio.client import WorkflowExecutionStatus
 
 from activities.discord_rest import DiscordHttp
@@ -19,18 +19,6 @@ from storage.tokens import create_token
 from workflows.moderation import ModerationWorkflow, moderation_workflow_id
 
 pytestmark = pytest.mark.slow
-
-
-async def until(predicate, timeout=15.0, interval=0.05):
-    """Poll an async predicate until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {predicate}")
-        await asyncio.sleep(interval)
 
 
 async def viewer_token(session_factory, guild_id):
@@ -62,14 +50,14 @@ async def test_blocked_word_is_deleted_recorded_by_a_workflow_and_served_by_the_
             connected_client(sim, client=bot),  # type: ignore[arg-type]
         ):
             # the sandbox guild gets its demo config when the gateway first sees it
-            rules = await until(lambda: _seeded(bot, guild))
+            rules = await eventually(lambda: _seeded(bot, guild))
             assert "scam*" in rules.config.automod.blocked_terms
 
             clean = await sim.post_message("general", "alice", "good morning everyone")
             bad = await sim.post_message("general", "alice", "buy my $c4mc0in, to the moon")
 
             # the fast path deleted the offending message, and only that one
-            await until(lambda: _deleted(sim, bad.id))
+            await eventually(lambda: _deleted(sim, bad.id))
             remaining = {m.id for m in sim.messages("general")}
             assert clean.id in remaining and bad.id not in remaining
 
@@ -80,8 +68,8 @@ async def test_blocked_word_is_deleted_recorded_by_a_workflow_and_served_by_the_
             )
             token = await viewer_token(session_factory, guild)
             auth = {"Authorization": f"Bearer {token}"}
-            page = await until(lambda: _logs(api, guild, auth))
-            await until(lambda: _async(len(sim.messages("mod-log")) == 1))
+            page = await eventually(lambda: _logs(api, guild, auth))
+            await eventually(lambda: len(sim.messages("mod-log")) == 1)
 
             handle = client.get_workflow_handle(moderation_workflow_id(guild, alice))
             desc = await handle.describe()
@@ -123,7 +111,3 @@ async def _logs(api, guild, auth):
     assert resp.status_code == 200, resp.text
     body = resp.json()
     return body if body["items"] else None
-
-
-async def _async(value):
-    return value

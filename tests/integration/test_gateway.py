@@ -4,20 +4,13 @@ changes, exemptions. Temporal is real; no worker runs, so reports simply wait in
 import asyncio
 
 import pytest
+from support import eventually
 
 from dcs.server_config import default_server_config
 from gateway.bot import SuiteBot
 from simulator import DiscordSimulator
 from simulator.testing import connected_client
 from storage.servers import put_server_config
-
-
-async def until(predicate, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 def deleted(sim, message_id):
@@ -34,7 +27,7 @@ async def running(temporal_env, session_factory, task_queue):
             sandbox=True,
         )
         async with connected_client(sim, client=bot):  # type: ignore[arg-type]
-            await until(lambda: (r := bot.rules.get(sim.world.guild_id)) and r.version >= 1)
+            await eventually(lambda: (r := bot.rules.get(sim.world.guild_id)) and r.version >= 1)
             yield sim, bot
 
 
@@ -46,7 +39,7 @@ async def test_malformed_gateway_payloads_do_not_break_the_fast_path(running):
     sim.gateway.dispatch("MESSAGE_CREATE", {"content": "idiot"})  # no ids at all
     sim.gateway.dispatch("GUILD_MEMBER_ADD", {"guild_id": str(sim.world.guild_id)})  # no user
     bad = await sim.post_message("general", "alice", "you idiot")
-    await until(lambda: deleted(sim, bad.id))
+    await eventually(lambda: deleted(sim, bad.id))
     assert len(sim.gateway_ops(2)) == identifies  # still the same session, no reconnect
     assert bot.payload_guard.dropped == {"MESSAGE_CREATE": 2, "GUILD_MEMBER_ADD": 1}
 
@@ -64,7 +57,7 @@ async def test_config_change_is_picked_up_and_exempt_channels_are_skipped(runnin
     old_term = await sim.post_message("general", "alice", "badword")
     new_term = await sim.post_message("general", "alice", "I love p1neapple  pizza")
     exempt = await sim.post_message("support", "alice", "pineapple pizza question")
-    await until(lambda: deleted(sim, new_term.id))
+    await eventually(lambda: deleted(sim, new_term.id))
     await asyncio.sleep(0.3)
     assert not deleted(sim, old_term.id)
     assert not deleted(sim, exempt.id)

@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from support import eventually
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -83,19 +84,6 @@ async def cases_for(session_factory, guild_id):
         return await list_cases(session, guild_id)
 
 
-async def eventually(predicate, timeout=10.0):
-    import asyncio
-
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 def worker_for(time_skipping_env: WorkflowEnvironment, session_factory, sim, task_queue):
     def make():
@@ -144,7 +132,7 @@ async def test_rate_limited_mod_log_waits_retry_after_and_posts_once(
     async with worker_for():
         handle = await report(time_skipping_env.client, task_queue, violation(sim, "k-429"))
         await eventually(lambda: _standing_done(handle, 1))
-        await eventually(lambda: _async_value(len(sim.messages("mod-log")) == 1))
+        await eventually(lambda: len(sim.messages("mod-log")) == 1)
     attempts = sim.requests("POST", MOD_LOG_ROUTE)
     assert [a.status for a in attempts] == [429, 429, 200]
     assert attempts[1].timestamp - attempts[0].timestamp >= 0.2
@@ -177,7 +165,3 @@ async def test_quiet_member_workflow_closes_after_the_idle_period(
         after = await time_skipping_env.get_current_time()
     assert result.cases_recorded == 1
     assert after - before >= IDLE_CLOSE_AFTER - timedelta(minutes=1)
-
-
-async def _async_value(value):
-    return value
