@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -94,22 +95,113 @@ class ApprovalsConfig(_Section):
     approver_role_ids: list[Snowflake] = Field(default_factory=list)
 
 
-class XPConfig(_Section):
-    """MEE6-style defaults: 15-25 XP a message, at most once a minute."""
+class _GainRange(_Section):
+    """A range of XP per award and the cooldown between two awards."""
 
-    enabled: bool = True
     min_gain: int = Field(default=15, ge=0, le=10_000)
     max_gain: int = Field(default=25, ge=0, le=10_000)
     cooldown_seconds: int = Field(default=60, ge=0, le=86_400)
-    curve: Literal["mee6", "linear", "flat"] = "mee6"
-    no_xp_channel_ids: list[Snowflake] = Field(default_factory=list)
-    no_xp_role_ids: list[Snowflake] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _range(self) -> XPConfig:
+    def _range(self) -> _GainRange:
         if self.min_gain > self.max_gain:
             raise ValueError(f"min_gain ({self.min_gain}) exceeds max_gain ({self.max_gain})")
         return self
+
+
+class VoiceXPConfig(_GainRange):
+    """XP per minute in voice, only for unmuted, undeafened members with company."""
+
+    enabled: bool = False
+    min_gain: int = Field(default=5, ge=0, le=10_000)
+    max_gain: int = Field(default=10, ge=0, le=10_000)
+    min_listeners: int = Field(default=2, ge=1, le=100)
+
+
+class RoleReward(_Section):
+    """Reaching `level` grants `role_id`."""
+
+    level: int = Field(ge=1, le=1000)
+    role_id: Snowflake
+
+
+Multiplier = Annotated[float, Field(ge=0, le=10)]
+
+
+class XPConfig(_GainRange):
+    """MEE6-style defaults: 15-25 XP a message, at most once a minute, 5n^2 + 50n + 100 a level."""
+
+    enabled: bool = True
+    curve: Literal["mee6", "linear", "flat"] = "mee6"
+    max_level: int | None = Field(default=None, ge=1, le=1000)
+    no_xp_channel_ids: list[Snowflake] = Field(default_factory=list)
+    no_xp_role_ids: list[Snowflake] = Field(default_factory=list)
+    channel_multipliers: dict[Snowflake, Multiplier] = Field(default_factory=dict)
+    role_multipliers: dict[Snowflake, Multiplier] = Field(default_factory=dict)
+    voice: VoiceXPConfig = Field(default_factory=VoiceXPConfig)
+    role_rewards: list[RoleReward] = Field(default_factory=list, max_length=100)
+    stack_rewards: bool = True
+    announce: Literal["channel", "dm", "off"] = "channel"
+    announce_channel_id: Snowflake | None = None
+    announce_template: str = Field(
+        default="GG {mention}, you just reached level {level}!", min_length=1, max_length=500
+    )
+    streak_timezone: str = Field(default="UTC", max_length=64)
+
+    @field_validator("role_rewards")
+    @classmethod
+    def _one_reward_per_level(cls, rewards: list[RoleReward]) -> list[RoleReward]:
+        levels = [r.level for r in rewards]
+        if len(levels) != len(set(levels)):
+            raise ValueError("two role rewards for the same level")
+        return sorted(rewards, key=lambda r: r.level)
+
+    @field_validator("announce_template")
+    @classmethod
+    def _known_placeholders(cls, template: str) -> str:
+        try:
+            template.format(mention="@m", name="m", level=1, rank=1, xp=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"unknown placeholder {exc}; use {{mention}}, {{name}}, {{level}}, {{rank}}, {{xp}}"
+            ) from None
+        return template
+
+    @field_validator("streak_timezone")
+    @classmethod
+    def _real_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
+            ) from None
+        return name
+
+
+Counter = Literal[
+    "messages",
+    "streak_days",
+    "events_attended",
+    "tickets_helped",
+    "reactions_received",
+    "invites",
+    "level",
+    "xp",
+    "voice_minutes",
+]
+
+
+class AchievementConfig(_Section):
+    """A badge granted once when a member's counter reaches the threshold."""
+
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str = Field(min_length=1, max_length=60)
+    description: str = Field(default="", max_length=200)
+    counter: Counter
+    threshold: int = Field(ge=1, le=10_000_000)
+    role_id: Snowflake | None = None
+    xp_bonus: int = Field(default=0, ge=0, le=1_000_000)
 
 
 class RaidConfig(_Section):
@@ -134,7 +226,19 @@ class ServerConfig(_Section):
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
     xp: XPConfig = Field(default_factory=XPConfig)
+    achievements: list[AchievementConfig] | None = Field(
+        default=None, max_length=200, description="None: the built-in set; [] turns them off"
+    )
     raid: RaidConfig = Field(default_factory=RaidConfig)
+
+    @field_validator("achievements")
+    @classmethod
+    def _unique_keys(cls, items: list[AchievementConfig] | None) -> list[AchievementConfig] | None:
+        keys = [a.key for a in items or []]
+        duplicated = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicated:
+            raise ValueError(f"duplicate achievement keys: {', '.join(duplicated)}")
+        return items
 
 
 class ConfigError(ValueError):
