@@ -112,10 +112,9 @@ class ServerConfigHistory(Base):
 
 
 class UserLevel(Base):
-    """A member's XP standing in one guild."""
+    """A member's XP standing in one guild, and the counters achievements look at."""
 
     __tablename__ = "user_levels"
-    __table_args__ = (Index("ix_user_levels_leaderboard", "guild_id", "xp"),)
 
     guild_id: Mapped[int] = _guild_fk(primary_key=True)
     user_id: Mapped[int] = _snowflake(primary_key=True)
@@ -124,6 +123,18 @@ class UserLevel(Base):
     total_messages: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     last_active: Mapped[datetime | None]
     last_xp_at: Mapped[datetime | None]
+    streak_days: Mapped[int] = mapped_column(default=0, server_default="0")
+    streak_last_day: Mapped[date | None]
+    reactions_received: Mapped[int] = mapped_column(default=0, server_default="0")
+    events_attended: Mapped[int] = mapped_column(default=0, server_default="0")
+    tickets_helped: Mapped[int] = mapped_column(default=0, server_default="0")
+    invites: Mapped[int] = mapped_column(default=0, server_default="0")
+    voice_minutes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+# The leaderboard order is (xp DESC, user_id ASC): with xp descending in the index both backends
+# read a page (and count a member's rank) as one forward range scan, ties included.
+Index("ix_user_levels_leaderboard", UserLevel.guild_id, UserLevel.xp.desc(), UserLevel.user_id)
 
 
 class ModerationCase(Base):
