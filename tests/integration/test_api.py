@@ -158,3 +158,13 @@ async def test_case_log_pages_and_filters(api, token, session_factory):
 async def test_health_needs_no_token(api):
     resp = await api.get("/health")
     assert resp.status_code == 200 and resp.json() == {"status": "ok"}
+
+
+async def test_api_docs_are_served_without_a_cdn(api):
+    page = await api.get("/docs")
+    assert page.status_code == 200
+    assert "cdn.jsdelivr.net" not in page.text
+    bundle = await api.get("/static-offline-docs/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
+    schema = (await api.get("/openapi.json")).json()
+    assert "/api/servers/{server_id}/moderation/logs" in schema["paths"]
