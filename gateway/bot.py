@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import UTC
+from typing import Any
 
 import discord
+from discord import app_commands
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from dcs.server_config import ServerConfig, default_server_config
 from domain.automod import AutomodVerdict, MessageSnapshot
 from domain.cases import Violation
+from gateway.commands import register as register_commands
+from gateway.engagement import Earned, EngagementService
 from gateway.guild_rules import GuildRules, RulesCache
 from gateway.intents import suite_intents
 from gateway.payload_guard import PayloadGuard
+from gateway.rewards import announce_earned, announce_level_up, sync_reward_roles
 from gateway.sandbox import sandbox_config
+from storage.levels import get_member_level
 from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
 
 log = logging.getLogger(__name__)
@@ -76,21 +84,63 @@ class SuiteBot(discord.Client):
         self.temporal = temporal
         self.task_queue = task_queue
         self.sandbox = sandbox
+        self.sessions = sessions
         self.rules = RulesCache(sessions)
+        self.engagement = EngagementService(sessions, self._config_of, self._on_earned)
         self.payload_guard = PayloadGuard()
         self.payload_guard.install(self)
+        self.tree: app_commands.CommandTree[SuiteBot] = app_commands.CommandTree(self)
+        register_commands(self.tree)
         self.handled = 0
-        self._refresher: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def setup_hook(self) -> None:
-        """Start the config refresher once the client is logged in."""
-        self._refresher = asyncio.create_task(self._refresh_loop())
+        """Start the config refresher and the XP flusher; publish the slash commands."""
+        self._background = [
+            asyncio.create_task(self._refresh_loop()),
+            asyncio.create_task(self.engagement.run_flusher()),
+        ]
+        try:
+            await self.tree.sync()
+        except discord.HTTPException:
+            log.exception("could not sync slash commands; they keep their previous definitions")
 
     async def close(self) -> None:
-        """Stop background work, then disconnect."""
-        if self._refresher is not None:
-            self._refresher.cancel()
+        """Stop background work (the XP flusher writes what is pending), then disconnect."""
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await super().close()
+
+    def guild_config(self, guild_id: int) -> ServerConfig:
+        """The guild's config as the fast path sees it (defaults before its first load)."""
+        rules = self.rules.get(guild_id)
+        return rules.config if rules is not None else default_server_config()
+
+    def _config_of(self, guild_id: int) -> ServerConfig | None:
+        rules = self.rules.get(guild_id)
+        return rules.config if rules is not None else None
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run follow-up Discord work without holding up the next message."""
+        task = asyncio.create_task(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _on_earned(self, item: Earned) -> None:
+        await announce_earned(self.get_guild(item.guild_id), self.guild_config(item.guild_id), item)
+
+    async def sync_reward_roles(self, member: discord.Member, total_xp: int) -> None:
+        """Reward roles for a member whose XP changed outside the fast path."""
+        await sync_reward_roles(member, self.guild_config(member.guild.id), total_xp)
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        """A member who comes back gets the reward roles their stored level earns."""
+        async with self.sessions() as session:
+            row = await get_member_level(session, member.guild.id, member.id)
+        if row is not None and row.xp > 0:
+            await self.sync_reward_roles(member, row.xp)
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """Each guild in GUILD_CREATE gets its rules compiled before messages are judged."""
@@ -113,10 +163,29 @@ class SuiteBot(discord.Client):
             rules = await self.rules.load(message.guild.id, message.guild.name)
         verdict = rules.automod.judge(snapshot)
         self.handled += 1
-        if verdict is None:
+        if verdict is not None:
+            await self._delete(message)
+            await self._report(violation_of(message, verdict, rules))
             return
-        await self._delete(message)
-        await self._report(violation_of(message, verdict, rules))
+        await self._award_xp(message, snapshot, rules)
+
+    async def _award_xp(
+        self, message: discord.Message, snapshot: MessageSnapshot, rules: GuildRules
+    ) -> None:
+        """XP for a message that passed automod; a level-up is announced off the hot path."""
+        award = await self.engagement.on_message(
+            self.engagement.rules_for(snapshot.guild_id, rules.config, rules.version),
+            guild_id=snapshot.guild_id,
+            user_id=snapshot.author_id,
+            channel_id=snapshot.channel_id,
+            role_ids=snapshot.author_role_ids,
+            now=message.created_at.astimezone(UTC),
+        )
+        if award is None or not award.leveled_up or award.total_after is None:
+            return
+        self._spawn(announce_level_up(message, rules.config, award))
+        if isinstance(message.author, discord.Member):
+            self._spawn(sync_reward_roles(message.author, rules.config, award.total_after))
 
     async def _delete(self, message: discord.Message) -> None:
         try:
@@ -147,6 +216,7 @@ class SuiteBot(discord.Client):
                 await asyncio.sleep(0.2 * 2**attempt)
 
     async def _refresh_loop(self) -> None:
+        """Recompile guilds whose config changed, every few seconds."""
         while True:
             await asyncio.sleep(CONFIG_REFRESH_SECONDS)
             try:

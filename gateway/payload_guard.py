@@ -37,8 +37,6 @@ class PayloadGuard:
                 parser(data)
             except _MALFORMED as exc:
                 self.dropped[event] = self.dropped.get(event, 0) + 1
-                log.warning(
-                    "dropped malformed %s payload: %s: %s", event, type(exc).__name__, exc
-                )
+                log.warning("dropped malformed %s payload: %s: %s", event, type(exc).__name__, exc)
 
         return parse

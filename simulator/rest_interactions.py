@@ -201,7 +201,8 @@ async def followup(request: web.Request) -> web.StreamResponse:
     if record.original_message_id is not None:
         original = sim.world.messages.get(record.channel_id, {}).get(record.original_message_id)
     if original is not None and original.flags & LOADING:
-        sim.engine.edit_message(original, data)
+        attachments = make_attachments(sim, original.channel_id, request)
+        sim.engine.edit_message(original, data, attachments=attachments)
         message = original
     else:
         flags = int(data.get("flags") or 0) & (EPHEMERAL | 4 | 4096)

@@ -57,16 +57,22 @@ def close(a, b, tolerance=12) -> bool:
     return all(abs(x - y) <= tolerance for x, y in zip(a[:3], b[:3], strict=True))
 
 
+def rgba(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    pixel = image.getpixel(xy)
+    assert isinstance(pixel, tuple)
+    return pixel
+
+
 def bar_pixel(image: Image.Image, spec: dict, fraction: float):
     x0, y0, x1, y1 = spec["bar"]
-    return image.getpixel((x0 + round((x1 - x0) * fraction), (y0 + y1) // 2))
+    return rgba(image, (x0 + round((x1 - x0) * fraction), (y0 + y1) // 2))
 
 
 def test_renders_a_png_of_the_card_size():
     image = decode(render_rank_card(CARD))
     assert image.size == (WIDTH, HEIGHT) == (934, 282)
-    assert image.getpixel((0, 0))[3] == 0  # rounded corner: transparent
-    assert image.getpixel((WIDTH // 2, HEIGHT // 2))[3] == 255
+    assert rgba(image, (0, 0))[3] == 0  # rounded corner: transparent
+    assert rgba(image, (WIDTH // 2, HEIGHT // 2))[3] == 255
 
 
 @pytest.mark.parametrize(
@@ -143,7 +149,7 @@ def test_default_avatar_for_none_and_garbage():
     assert render_rank_card(replace(CARD, avatar=b"")) == none
     assert render_rank_card(replace(CARD, avatar=b"\x89PNG not really")) == none
     assert render_rank_card(replace(CARD, avatar=image_bytes("PNG")[:60])) == none  # truncated
-    pixel = decode(none).getpixel((AVATAR_X - 60, AVATAR_Y))  # inside the disc, off the initial
+    pixel = rgba(decode(none), (AVATAR_X - 60, AVATAR_Y))  # inside the disc, off the initial
     assert pixel[:3] in DEFAULT_AVATAR_COLOURS
 
 

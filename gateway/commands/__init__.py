@@ -1,0 +1,13 @@
+"""Slash commands, one module per feature; `register` adds them all to the bot's tree."""
+
+from __future__ import annotations
+
+from discord import app_commands
+
+from gateway.commands import engagement
+
+
+def register(tree: app_commands.CommandTree) -> None:
+    """Add every feature's commands to the tree (synced to Discord at start-up)."""
+    for command in engagement.COMMANDS:
+        tree.add_command(command)

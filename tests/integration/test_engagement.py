@@ -1,0 +1,123 @@
+"""Engagement through the simulator with real discord.py and the database: XP with cooldown,
+level-up announcement and reward role, write-behind flush, /rank, /leaderboard, /xp, re-sync."""
+
+import io
+
+import pytest
+from PIL import Image
+from support import eventually
+
+from dcs.server_config import default_server_config
+from gateway.bot import SuiteBot
+from simulator import DiscordSimulator, RoleSpec, SeedSpec, SimulatorConfig
+from simulator.config import _default_roles
+from simulator.testing import connected_client
+from storage.levels import get_member_level
+from storage.servers import put_server_config
+
+
+def seed_with_reward_roles() -> SeedSpec:
+    return SeedSpec(roles=[*_default_roles(), RoleSpec("Regular"), RoleSpec("Veteran")])
+
+
+@pytest.fixture
+async def running(temporal_env, session_factory, task_queue):
+    async with DiscordSimulator(SimulatorConfig(seed=seed_with_reward_roles())) as sim:
+        guild = sim.world.guild_id
+        config = default_server_config().model_dump(mode="json")
+        config["xp"].update(
+            min_gain=100,
+            max_gain=100,
+            cooldown_seconds=60,
+            role_rewards=[
+                {"level": 1, "role_id": sim.world.role("Regular")},
+                {"level": 2, "role_id": sim.world.role("Veteran")},
+            ],
+            stack_rewards=False,
+        )
+        async with session_factory() as session, session.begin():
+            await put_server_config(session, guild, config, expected_version=0, changed_by="t")
+        bot = SuiteBot(
+            temporal=temporal_env.client,
+            task_queue=task_queue,
+            sessions=session_factory,
+            sandbox=True,
+        )
+        async with connected_client(sim, client=bot):  # type: ignore[arg-type]
+            await eventually(lambda: bot.rules.get(guild) is not None)
+            yield sim, bot
+
+
+def member_roles(sim, username):
+    guild = sim.world.guilds[sim.world.guild_id]
+    member = guild.members[sim.world.member(username)]
+    return {guild.roles[r].name for r in member.roles}
+
+
+async def test_message_xp_levels_up_announces_and_grants_the_reward_role(running, session_factory):
+    sim, bot = running
+    guild, alice = sim.world.guild_id, sim.world.member("alice")
+    await sim.post_message("general", "alice", "hello there")
+    await eventually(lambda: "Regular" in member_roles(sim, "alice"))
+    announcement = await eventually(
+        lambda: [m for m in sim.messages("general") if "level 1" in m.content]
+    )
+    assert f"<@{alice}>" in announcement[0].content
+    # a second message inside the cooldown earns nothing
+    await sim.post_message("general", "alice", "and again")
+    await eventually(lambda: bot.handled >= 2)
+    assert await bot.engagement.flush() == 1
+    async with session_factory() as session:
+        row = await get_member_level(session, guild, alice)
+    assert row is not None and (row.xp, row.total_messages) == (100, 1)
+    assert row.level == 1
+
+
+async def test_rank_leaderboard_and_admin_xp_commands(running, session_factory):
+    sim, bot = running
+    alice = sim.world.member("alice")
+    await sim.post_message("general", "alice", "hi")
+    await sim.post_message("general", "bob", "hi")
+    await eventually(lambda: bot.engagement.tracker.pending_count() >= 2)
+
+    given = await sim.invoke_slash_command(
+        "xp give", "owner", options={"member": "bob", "amount": 250}
+    )
+    reply = await given.wait_response()
+    assert "350 XP" in str(reply)
+    await eventually(lambda: "Veteran" in member_roles(sim, "bob"))
+    assert "Regular" not in member_roles(sim, "bob")  # replace mode: only the highest reward
+
+    board = await (await sim.invoke_slash_command("leaderboard", "alice")).wait_response()
+    text = str(board)
+    assert text.index(str(sim.world.member("bob"))) < text.index(str(alice))
+
+    rank = await sim.invoke_slash_command("rank", "alice")
+    # deferred ("thinking"), then the first follow-up becomes the reply, carrying the card
+    await rank.wait_response()
+    attachments = await eventually(
+        lambda: [a for a in sim.attachments.values() if a.filename == "rank.png"]
+    )
+    image = Image.open(io.BytesIO(attachments[-1].data))
+    assert image.format == "PNG" and image.width > image.height
+
+    denied = await sim.invoke_slash_command("xp reset", "alice", options={"member": "bob"})
+    assert "Manage Server" in str(await denied.wait_response())
+
+
+async def test_member_who_rejoins_gets_reward_roles_back(running, session_factory):
+    sim, bot = running
+    await sim.post_message("general", "carol", "hello")
+    await eventually(lambda: "Regular" in member_roles(sim, "carol"))
+    await bot.engagement.flush()
+    await sim.member_leave("carol")
+    await sim.member_join("carol")
+    await eventually(lambda: "Regular" in member_roles(sim, "carol"))
+
+
+async def test_no_xp_within_cooldown_window_even_across_channels(running):
+    sim, bot = running
+    await sim.post_message("general", "alice", "one")
+    await sim.post_message("events", "alice", "two")
+    await eventually(lambda: bot.handled >= 2)
+    assert bot.engagement.tracker.pending_xp(sim.world.guild_id, sim.world.member("alice")) == 100
