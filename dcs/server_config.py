@@ -115,7 +115,7 @@ class VoiceXPConfig(_GainRange):
     enabled: bool = False
     min_gain: int = Field(default=5, ge=0, le=10_000)
     max_gain: int = Field(default=10, ge=0, le=10_000)
-    min_listeners: int = Field(default=2, ge=1, le=100)
+    min_listeners: int = Field(default=1, ge=1, le=100, description="other members needed")
 
 
 class RoleReward(_Section):

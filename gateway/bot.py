@@ -23,6 +23,7 @@ from gateway.intents import suite_intents
 from gateway.payload_guard import PayloadGuard
 from gateway.rewards import announce_earned, announce_level_up, sync_reward_roles
 from gateway.sandbox import sandbox_config
+from gateway.voice_xp import run_voice_ticker
 from storage.levels import get_member_level
 from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
 
@@ -100,6 +101,7 @@ class SuiteBot(discord.Client):
         self._background = [
             asyncio.create_task(self._refresh_loop()),
             asyncio.create_task(self.engagement.run_flusher()),
+            asyncio.create_task(run_voice_ticker(self)),
         ]
         try:
             await self.tree.sync()

@@ -149,6 +149,28 @@ class EngagementService:
             self._rules[guild_id] = cached
         return cached[1]
 
+    async def on_voice_minute(
+        self,
+        rules: LevelingRules,
+        *,
+        guild_id: int,
+        user_id: int,
+        channel_id: int,
+        role_ids: frozenset[int],
+        now: datetime,
+    ) -> XPAward | None:
+        """One minute in voice with company; its own range and cooldown."""
+        return self.tracker.award(
+            rules,
+            guild_id=guild_id,
+            user_id=user_id,
+            channel_id=channel_id,
+            role_ids=role_ids,
+            now=now,
+            roll=self._rng.random(),
+            source="voice",
+        )
+
     async def on_message(
         self,
         rules: LevelingRules,

@@ -6,7 +6,7 @@ import discord
 
 
 def suite_intents() -> discord.Intents:
-    """Guilds, members (joins/raids), messages with content (automod), reactions (RSVP), bans."""
+    """Guilds, members, message content (automod), reactions (RSVP), bans, voice (voice XP)."""
     intents = discord.Intents.none()
     intents.guilds = True
     intents.members = True
@@ -16,4 +16,5 @@ def suite_intents() -> discord.Intents:
     intents.guild_reactions = True
     intents.moderation = True
     intents.guild_scheduled_events = True
+    intents.voice_states = True
     return intents
