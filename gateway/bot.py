@@ -137,6 +137,20 @@ class SuiteBot(discord.Client):
         """Reward roles for a member whose XP changed outside the fast path."""
         await sync_reward_roles(member, self.guild_config(member.guild.id), total_xp)
 
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        """A reaction from someone else counts towards the author's reactions_received."""
+        author = payload.message_author_id
+        if payload.guild_id is None or author is None or author == payload.user_id:
+            return
+        if author == (self.user.id if self.user else None):
+            return  # reactions on the bot's own posts (RSVPs, panels) are not praise
+        if payload.member is not None and payload.member.bot:
+            return
+        self._spawn(self._count_reaction(payload.guild_id, author))
+
+    async def _count_reaction(self, guild_id: int, author_id: int) -> None:
+        await self.engagement.bump(guild_id, author_id, "reactions_received")
+
     async def on_member_join(self, member: discord.Member) -> None:
         """A member who comes back gets the reward roles their stored level earns."""
         async with self.sessions() as session:

@@ -33,6 +33,7 @@ from storage.levels import (
     MemberLevel,
     adjust_xp,
     apply_xp_batch,
+    bump_counter,
     get_member_level,
     update_streak,
 )
@@ -278,6 +279,20 @@ class EngagementService:
                         level_of=self.level_of(row.guild_id),
                     )
                 earned.append(Earned(row.guild_id, row.user_id, rule))
+        return earned
+
+    async def bump(self, guild_id: int, user_id: int, counter: str) -> list[Earned]:
+        """Count one more of something (a reaction received, ...) and grant what it earns."""
+        config = self._config_of(guild_id)
+        if config is None:
+            return []
+        async with self._sessions() as session, session.begin():
+            await bump_counter(session, guild_id, user_id, counter)
+            row = await get_member_level(session, guild_id, user_id)
+            earned = await self._achievements(session, row, config) if row else []
+        if self._on_earned is not None:
+            for item in earned:
+                await self._on_earned(item)
         return earned
 
     async def run_flusher(self) -> None:

@@ -121,3 +121,21 @@ async def test_no_xp_within_cooldown_window_even_across_channels(running):
     await sim.post_message("events", "alice", "two")
     await eventually(lambda: bot.handled >= 2)
     assert bot.engagement.tracker.pending_xp(sim.world.guild_id, sim.world.member("alice")) == 100
+
+
+async def test_reactions_from_others_count_towards_the_authors_achievements(
+    running, session_factory
+):
+    sim, bot = running
+    guild, alice = sim.world.guild_id, sim.world.member("alice")
+    post = await sim.post_message("general", "alice", "look at my cat")
+    await sim.add_reaction("general", post.id, "alice", "❤️")  # her own: not counted
+    for who in ("bob", "carol", "moderator"):
+        await sim.add_reaction("general", post.id, who, "❤️")
+
+    async def counted():
+        async with session_factory() as session:
+            row = await get_member_level(session, guild, alice)
+        return row is not None and row.reactions_received == 3
+
+    await eventually(counted)
