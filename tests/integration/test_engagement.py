@@ -126,7 +126,7 @@ async def test_no_xp_within_cooldown_window_even_across_channels(running):
 async def test_reactions_from_others_count_towards_the_authors_achievements(
     running, session_factory
 ):
-    sim, bot = running
+    sim, _bot = running
     guild, alice = sim.world.guild_id, sim.world.member("alice")
     post = await sim.post_message("general", "alice", "look at my cat")
     await sim.add_reaction("general", post.id, "alice", "❤️")  # her own: not counted
