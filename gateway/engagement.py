@@ -17,21 +17,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from dcs.engagement import grant_due_achievements, level_of, leveling_rules
 from dcs.server_config import ServerConfig
-from domain.achievements import (
-    DEFAULT_ACHIEVEMENTS,
-    AchievementRule,
-    MemberCounters,
-    newly_earned,
-    next_streak,
-)
-from domain.leveling import LevelingRules, VoiceXPRules, progress
-from domain.role_rewards import RoleReward
+from domain.achievements import AchievementRule, next_streak
+from domain.leveling import LevelingRules
 from domain.xp_tracker import XPAward, XPDelta, XPTracker
-from storage.achievements import earned_keys, grant_achievement
 from storage.levels import (
     MemberLevel,
-    adjust_xp,
     apply_xp_batch,
     bump_counter,
     get_member_level,
@@ -41,67 +33,6 @@ from storage.levels import (
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 5.0
-
-
-def leveling_rules(config: ServerConfig) -> LevelingRules:
-    """The pure rules for one guild's XP section."""
-    xp = config.xp
-    return LevelingRules(
-        min_gain=xp.min_gain if xp.enabled else 0,
-        max_gain=xp.max_gain if xp.enabled else 0,
-        cooldown_seconds=xp.cooldown_seconds,
-        curve=xp.curve,
-        max_level=xp.max_level,
-        channel_multipliers=tuple(sorted(xp.channel_multipliers.items())),
-        role_multipliers=tuple(sorted(xp.role_multipliers.items())),
-        no_xp_channel_ids=frozenset(xp.no_xp_channel_ids),
-        no_xp_role_ids=frozenset(xp.no_xp_role_ids),
-        voice=VoiceXPRules(
-            enabled=xp.voice.enabled and xp.enabled,
-            min_gain=xp.voice.min_gain,
-            max_gain=xp.voice.max_gain,
-            cooldown_seconds=xp.voice.cooldown_seconds,
-            min_listeners=xp.voice.min_listeners,
-        ),
-    )
-
-
-def achievement_rules(config: ServerConfig) -> tuple[AchievementRule, ...]:
-    """The server's achievements, or the built-in set when it defines none."""
-    if config.achievements is None:
-        return tuple(DEFAULT_ACHIEVEMENTS)
-    return tuple(
-        AchievementRule(
-            key=a.key,
-            name=a.name,
-            description=a.description,
-            counter=a.counter,
-            threshold=a.threshold,
-            role_id=a.role_id,
-            xp_bonus=a.xp_bonus,
-        )
-        for a in config.achievements
-    )
-
-
-def role_rewards(config: ServerConfig) -> tuple[RoleReward, ...]:
-    """Role rewards in level order."""
-    return tuple(RoleReward(r.level, r.role_id) for r in config.xp.role_rewards)
-
-
-def counters_of(row: MemberLevel, level: int) -> MemberCounters:
-    """What the achievement rules look at, from the stored row."""
-    return MemberCounters(
-        messages=row.total_messages,
-        streak_days=row.streak_days,
-        events_attended=row.events_attended,
-        tickets_helped=row.tickets_helped,
-        reactions_received=row.reactions_received,
-        invites=row.invites,
-        level=level,
-        xp=row.xp,
-        voice_minutes=row.voice_minutes,
-    )
 
 
 @dataclass(frozen=True)
@@ -225,10 +156,7 @@ class EngagementService:
 
     def level_of(self, guild_id: int) -> Callable[[int], int]:
         """Stored levels follow the guild's own curve and cap."""
-        config = self._config_of(guild_id)
-        curve = config.xp.curve if config else "mee6"
-        cap = config.xp.max_level if config else None
-        return lambda xp: progress(curve, xp, cap).level
+        return level_of(self._config_of(guild_id))
 
     async def _after_write(self, session: AsyncSession, deltas: Sequence[XPDelta]) -> list[Earned]:
         """Streaks and achievements for the members just written, in the same transaction."""
@@ -260,26 +188,8 @@ class EngagementService:
     async def _achievements(
         self, session: AsyncSession, row: MemberLevel, config: ServerConfig
     ) -> list[Earned]:
-        rules = achievement_rules(config)
-        if not rules:
-            return []
-        level = progress(config.xp.curve, row.xp, config.xp.max_level).level
-        already = await earned_keys(session, row.guild_id, row.user_id)
-        earned = []
-        for rule in newly_earned(rules, counters_of(row, level), already):
-            if await grant_achievement(
-                session, row.guild_id, row.user_id, rule.key, granted_at=datetime.now(UTC)
-            ):
-                if rule.xp_bonus:
-                    await adjust_xp(
-                        session,
-                        row.guild_id,
-                        row.user_id,
-                        rule.xp_bonus,
-                        level_of=self.level_of(row.guild_id),
-                    )
-                earned.append(Earned(row.guild_id, row.user_id, rule))
-        return earned
+        granted = await grant_due_achievements(session, row, config, now=datetime.now(UTC))
+        return [Earned(row.guild_id, row.user_id, rule) for rule in granted]
 
     async def bump(self, guild_id: int, user_id: int, counter: str) -> list[Earned]:
         """Count one more of something (a reaction received, ...) and grant what it earns."""

@@ -6,11 +6,12 @@ import logging
 
 import discord
 
+from dcs.engagement import role_rewards
 from dcs.server_config import ServerConfig
 from domain.leveling import progress
 from domain.role_rewards import role_changes
 from domain.xp_tracker import XPAward
-from gateway.engagement import Earned, role_rewards
+from gateway.engagement import Earned
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, cast
 import discord
 from discord import app_commands
 
+from dcs.engagement import achievement_rules, counters_of
 from domain.leveling import progress
-from gateway.engagement import achievement_rules, counters_of
 from gateway.rank_card import RankCard, render_rank_card
 from storage.achievements import list_achievements
 from storage.levels import adjust_xp, get_member_level, leaderboard, member_rank, reset_member
