@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.discord_rest import DiscordActivities, DiscordHttp
+from activities.engagement import EngagementActivities
 from activities.records import RecordActivities
 from dcs.settings import Settings
 from workflows.moderation import ModerationWorkflow
@@ -103,9 +104,14 @@ def build_worker(
     """One worker with every workflow and activity of the suite registered."""
     records = RecordActivities(sessions)
     discord = DiscordActivities(discord_http)
+    engagement = EngagementActivities(sessions)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[records.record_case, discord.post_mod_log],
+        activities=[
+            records.record_case,
+            discord.post_mod_log,
+            engagement.award_event_participation,
+        ],
     )

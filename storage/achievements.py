@@ -8,7 +8,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Achievement
+from storage.models import Achievement, EngagementAward
 from storage.servers import ensure_server_exists
 from storage.types import as_utc
 from storage.upsert import insert
@@ -62,3 +62,25 @@ async def earned_keys(session: AsyncSession, guild_id: int, user_id: int) -> fro
         )
     )
     return frozenset(keys)
+
+
+async def record_award(
+    session: AsyncSession, guild_id: int, user_id: int, key: str, *, xp: int, granted_at: datetime
+) -> bool:
+    """Note a one-off reward (e.g. `event:42`); True only the first time, so retries pay once."""
+    if not 0 < len(key) <= 100:
+        raise ValueError(f"award key must be 1..100 characters: {key!r}")
+    await ensure_server_exists(session, guild_id)
+    stmt = (
+        insert(session, EngagementAward)
+        .values(guild_id=guild_id, user_id=user_id, award_key=key, xp=xp, granted_at=granted_at)
+        .on_conflict_do_nothing(
+            index_elements=[
+                EngagementAward.guild_id,
+                EngagementAward.user_id,
+                EngagementAward.award_key,
+            ]
+        )
+        .returning(EngagementAward.award_key)
+    )
+    return (await session.execute(stmt)).first() is not None

@@ -295,6 +295,18 @@ class Achievement(Base):
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class EngagementAward(Base):
+    """A one-off reward (event attended, ticket helped, ...): the key makes it idempotent."""
+
+    __tablename__ = "engagement_awards"
+
+    guild_id: Mapped[int] = _guild_fk(primary_key=True)
+    user_id: Mapped[int] = _snowflake(primary_key=True)
+    award_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    xp: Mapped[int] = mapped_column(default=0)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AnalyticsPoint(Base):
     """A metric's value in one hour (or whole day) bucket; UNIQUE so writers can upsert."""
 
