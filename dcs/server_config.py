@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from domain.achievements import Counter
 from domain.automod import blocked_term_problem
 
 CONFIG_SCHEMA_VERSION: Literal[1] = 1
@@ -179,17 +180,6 @@ class XPConfig(_GainRange):
         return name
 
 
-Counter = Literal[
-    "messages",
-    "streak_days",
-    "events_attended",
-    "tickets_helped",
-    "reactions_received",
-    "invites",
-    "level",
-    "xp",
-    "voice_minutes",
-]
 
 
 class AchievementConfig(_Section):

@@ -189,7 +189,7 @@ class SuiteBot(discord.Client):
         self, message: discord.Message, snapshot: MessageSnapshot, rules: GuildRules
     ) -> None:
         """XP for a message that passed automod; a level-up is announced off the hot path."""
-        award = await self.engagement.on_message(
+        award = await self.engagement.award(
             self.engagement.rules_for(snapshot.guild_id, rules.config, rules.version),
             guild_id=snapshot.guild_id,
             user_id=snapshot.author_id,

@@ -21,7 +21,7 @@ from dcs.engagement import grant_due_achievements, level_of, leveling_rules
 from dcs.server_config import ServerConfig
 from domain.achievements import AchievementRule, next_streak
 from domain.leveling import LevelingRules
-from domain.xp_tracker import XPAward, XPDelta, XPTracker
+from domain.xp_tracker import Source, XPAward, XPDelta, XPTracker
 from storage.levels import (
     MemberLevel,
     apply_xp_batch,
@@ -92,18 +92,17 @@ class EngagementService:
         now: datetime,
     ) -> XPAward | None:
         """One minute in voice with company; its own range and cooldown."""
-        return self.tracker.award(
+        return await self.award(
             rules,
             guild_id=guild_id,
             user_id=user_id,
             channel_id=channel_id,
             role_ids=role_ids,
             now=now,
-            roll=self._rng.random(),
             source="voice",
         )
 
-    async def on_message(
+    async def award(
         self,
         rules: LevelingRules,
         *,
@@ -112,8 +111,9 @@ class EngagementService:
         channel_id: int,
         role_ids: frozenset[int],
         now: datetime,
+        source: Source = "message",
     ) -> XPAward | None:
-        """Award message XP; loads the stored total once so level-ups can be told at once."""
+        """Award XP; loads the stored total once so level-ups can be told at once."""
         award = self.tracker.award(
             rules,
             guild_id=guild_id,
@@ -122,6 +122,7 @@ class EngagementService:
             role_ids=role_ids,
             now=now,
             roll=self._rng.random(),
+            source=source,
         )
         if award is None or award.total_before is not None:
             return award

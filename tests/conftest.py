@@ -8,13 +8,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
+from api.auth import hash_token, new_token_secret
 from dcs.temporal import bundled_binary
 from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
+from storage.tokens import create_token
 
 # ---------------------------------------------------------------------------------------------
 # Storage fixtures: a real database on each backend.
@@ -126,3 +130,43 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 def task_queue() -> str:
     """A fresh task queue per test keeps workers of different tests apart."""
     return f"test-{uuid.uuid4()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# API fixtures: the FastAPI app on the migrated database, and real tokens.
+#   api     an httpx client speaking to the app in-process
+#   token   async factory: await token(role="admin", guild=DEFAULT_GUILD, expires_at=None)
+#           -> {"Authorization": "Bearer ..."}
+# ---------------------------------------------------------------------------------------------
+
+DEFAULT_GUILD = 111111111111111111
+
+
+@pytest.fixture
+async def api(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The management API in-process, on the test's database."""
+    transport = httpx.ASGITransport(app=create_app(session_factory))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        yield client
+
+
+@pytest.fixture
+def token(session_factory: async_sessionmaker[AsyncSession]):
+    """Create a real API token and return its Authorization header."""
+
+    async def make(role="admin", guild=DEFAULT_GUILD, expires_at=None):
+        secret = new_token_secret()
+        async with session_factory() as session, session.begin():
+            await create_token(
+                session,
+                name=f"{role}-token",
+                role=role,
+                token_hash=hash_token(secret),
+                guild_id=guild,
+                expires_at=expires_at,
+            )
+        return {"Authorization": f"Bearer {secret}"}
+
+    return make

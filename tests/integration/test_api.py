@@ -2,50 +2,24 @@
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
-import pytest
-
-from api.app import create_app
-from api.auth import hash_token, new_token_secret
+from api.auth import hash_token
 from storage.cases import record_case
 from storage.servers import get_server_config, list_server_config_history
-from storage.tokens import create_token, revoke_token
+from storage.tokens import find_token, revoke_token
 
 GUILD_A, GUILD_B = 111111111111111111, 222222222222222222
 
 
-@pytest.fixture
-async def api(session_factory):
-    transport = httpx.ASGITransport(app=create_app(session_factory))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-        yield client
-
-
-@pytest.fixture
-def token(session_factory):
-    async def make(role="admin", guild=GUILD_A, expires_at=None):
-        secret = new_token_secret()
-        async with session_factory() as session, session.begin():
-            row = await create_token(
-                session,
-                name=f"{role}-token",
-                role=role,
-                token_hash=hash_token(secret),
-                guild_id=guild,
-                expires_at=expires_at,
-            )
-        return {"Authorization": f"Bearer {secret}"}, row.id
-
-    return make
-
-
 async def test_no_token_bad_token_revoked_and_expired_are_401(api, token, session_factory):
-    good, token_id = await token("viewer")
-    expired, _ = await token("viewer", expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    good = await token("viewer")
+    expired = await token("viewer", expires_at=datetime.now(UTC) - timedelta(seconds=1))
     url = f"/api/servers/{GUILD_A}/config"
     assert (await api.get(url, headers=good)).status_code == 200
+    secret = good["Authorization"].removeprefix("Bearer ")
     async with session_factory() as session, session.begin():
-        await revoke_token(session, token_id, now=datetime.now(UTC))
+        row = await find_token(session, hash_token(secret), now=datetime.now(UTC))
+        assert row is not None
+        await revoke_token(session, row.id, now=datetime.now(UTC))
     for headers in [
         {},
         {"Authorization": "Bearer dcs_forged"},
@@ -60,14 +34,14 @@ async def test_no_token_bad_token_revoked_and_expired_are_401(api, token, sessio
 
 
 async def test_token_for_one_server_cannot_read_another(api, token):
-    headers, _ = await token("admin", guild=GUILD_A)
+    headers = await token("admin", guild=GUILD_A)
     resp = await api.get(f"/api/servers/{GUILD_B}/moderation/logs", headers=headers)
     assert resp.status_code == 403
     assert resp.json()["error"]["code"] == "forbidden"
 
 
 async def test_viewer_reads_defaults_but_cannot_change_config(api, token, session_factory):
-    headers, _ = await token("viewer")
+    headers = await token("viewer")
     resp = await api.get(f"/api/servers/{GUILD_A}/config", headers=headers)
     assert resp.status_code == 200
     body = resp.json()
@@ -79,7 +53,7 @@ async def test_viewer_reads_defaults_but_cannot_change_config(api, token, sessio
 
 
 async def test_admin_replaces_config_with_versions_and_history(api, token, session_factory):
-    headers, _ = await token("admin")
+    headers = await token("admin")
     url = f"/api/servers/{GUILD_A}/config"
     resp = await api.put(url, headers=headers, json={"automod": {"blocked_terms": ["scam*"]}})
     assert resp.status_code == 200, resp.text
@@ -95,7 +69,7 @@ async def test_admin_replaces_config_with_versions_and_history(api, token, sessi
 
 
 async def test_invalid_config_lists_every_problem_and_changes_nothing(api, token, session_factory):
-    headers, _ = await token("admin")
+    headers = await token("admin")
     url = f"/api/servers/{GUILD_A}/config"
     await api.put(url, headers=headers, json={"language": "fr"})
     bad = {"language": "french", "automod": {"blocked_terms": ["ok", "!!!"]}, "colour": "red"}
@@ -111,7 +85,7 @@ async def test_invalid_config_lists_every_problem_and_changes_nothing(api, token
 
 
 async def test_stale_if_match_is_a_conflict(api, token):
-    headers, _ = await token("admin")
+    headers = await token("admin")
     url = f"/api/servers/{GUILD_A}/config"
     await api.put(url, headers=headers, json={})
     await api.put(url, headers=headers, json={"language": "es"})
@@ -122,7 +96,7 @@ async def test_stale_if_match_is_a_conflict(api, token):
 
 
 async def test_case_log_pages_and_filters(api, token, session_factory):
-    headers, _ = await token("viewer")
+    headers = await token("viewer")
     now = datetime.now(UTC)
     async with session_factory() as session, session.begin():
         for i in range(5):

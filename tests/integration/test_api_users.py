@@ -2,46 +2,17 @@
 
 from datetime import UTC, date, datetime
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from api.app import create_app
-from api.auth import hash_token, new_token_secret
 from storage.achievements import grant_achievement
 from storage.levels import apply_xp_batch, bump_counter, get_member_level, update_streak
 from storage.models import AuditLogEntry
 from storage.servers import put_server_config
-from storage.tokens import create_token
 
 GUILD_A, GUILD_B = 111111111111111111, 222222222222222222
 ALICE, BOB, CAROL = 300000000000000001, 300000000000000002, 300000000000000003
 T0 = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-async def api(session_factory):
-    transport = httpx.ASGITransport(app=create_app(session_factory))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-        yield client
-
-
-@pytest.fixture
-def token(session_factory):
-    async def make(role="admin", guild=GUILD_A):
-        secret = new_token_secret()
-        async with session_factory() as session, session.begin():
-            await create_token(
-                session,
-                name=f"{role}-token",
-                role=role,
-                token_hash=hash_token(secret),
-                guild_id=guild,
-                expires_at=None,
-            )
-        return {"Authorization": f"Bearer {secret}"}
-
-    return make
 
 
 class Delta:
