@@ -16,6 +16,7 @@ from temporalio.client import Client
 from dcs.server_config import ServerConfig, default_server_config
 from domain.automod import AutomodVerdict, MessageSnapshot
 from domain.cases import Violation
+from domain.xp_tracker import XPAward
 from gateway.commands import register as register_commands
 from gateway.engagement import Earned, EngagementService
 from gateway.guild_rules import GuildRules, RulesCache
@@ -24,7 +25,7 @@ from gateway.payload_guard import PayloadGuard
 from gateway.rewards import announce_earned, announce_level_up, sync_reward_roles
 from gateway.sandbox import sandbox_config
 from gateway.voice_xp import run_voice_ticker
-from storage.levels import get_member_level
+from storage.levels import get_member_level, member_rank
 from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,17 @@ class SuiteBot(discord.Client):
         """Reward roles for a member whose XP changed outside the fast path."""
         await sync_reward_roles(member, self.guild_config(member.guild.id), total_xp)
 
+    async def _level_up(
+        self, message: discord.Message, config: ServerConfig, award: XPAward
+    ) -> None:
+        """Announce with the member's rank: level-ups are rare, so write pending XP first."""
+        rank = None
+        if "{rank}" in config.xp.announce_template and config.xp.announce != "off":
+            await self.engagement.flush()
+            async with self.sessions() as session:
+                rank = await member_rank(session, award.guild_id, award.user_id)
+        await announce_level_up(message, config, award, rank)
+
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         """A reaction from someone else counts towards the author's reactions_received."""
         author = payload.message_author_id
@@ -199,7 +211,7 @@ class SuiteBot(discord.Client):
         )
         if award is None or not award.leveled_up or award.total_after is None:
             return
-        self._spawn(announce_level_up(message, rules.config, award))
+        self._spawn(self._level_up(message, rules.config, award))
         if isinstance(message.author, discord.Member):
             self._spawn(sync_reward_roles(message.author, rules.config, award.total_after))
 

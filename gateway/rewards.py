@@ -38,23 +38,27 @@ async def sync_reward_roles(member: discord.Member, config: ServerConfig, total_
         log.info("member %s left before their reward roles were set", member.id)
 
 
-def level_up_text(config: ServerConfig, member: discord.Member, award: XPAward) -> str:
+def level_up_text(
+    config: ServerConfig, member: discord.Member, award: XPAward, rank: int | None
+) -> str:
     """The server's template, filled in."""
     return config.xp.announce_template.format(
         mention=member.mention,
         name=member.display_name,
         level=award.level_after,
-        rank="?",
+        rank=rank if rank is not None else "?",
         xp=award.total_after,
     )
 
 
-async def announce_level_up(message: discord.Message, config: ServerConfig, award: XPAward) -> None:
+async def announce_level_up(
+    message: discord.Message, config: ServerConfig, award: XPAward, rank: int | None = None
+) -> None:
     """Post the level-up where the server wants it (channel, DM or nowhere)."""
     member = message.author
     if not isinstance(member, discord.Member) or config.xp.announce == "off":
         return
-    text = level_up_text(config, member, award)
+    text = level_up_text(config, member, award, rank)
     try:
         if config.xp.announce == "dm":
             await member.send(text)

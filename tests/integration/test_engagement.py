@@ -34,6 +34,7 @@ async def running(temporal_env, session_factory, task_queue):
                 {"level": 2, "role_id": sim.world.role("Veteran")},
             ],
             stack_rewards=False,
+            announce_template="GG {mention}, level {level}! You are #{rank} here.",
         )
         async with session_factory() as session, session.begin():
             await put_server_config(session, guild, config, expected_version=0, changed_by="t")
@@ -63,10 +64,11 @@ async def test_message_xp_levels_up_announces_and_grants_the_reward_role(running
         lambda: [m for m in sim.messages("general") if "level 1" in m.content]
     )
     assert f"<@{alice}>" in announcement[0].content
+    assert "You are #1 here." in announcement[0].content
     # a second message inside the cooldown earns nothing
     await sim.post_message("general", "alice", "and again")
     await eventually(lambda: bot.handled >= 2)
-    assert await bot.engagement.flush() == 1
+    await bot.engagement.flush()  # the level-up already wrote the first award
     async with session_factory() as session:
         row = await get_member_level(session, guild, alice)
     assert row is not None and (row.xp, row.total_messages) == (100, 1)
@@ -78,7 +80,9 @@ async def test_rank_leaderboard_and_admin_xp_commands(running, session_factory):
     alice = sim.world.member("alice")
     await sim.post_message("general", "alice", "hi")
     await sim.post_message("general", "bob", "hi")
-    await eventually(lambda: bot.engagement.tracker.pending_count() >= 2)
+    totals = bot.engagement.tracker.total
+    guild = sim.world.guild_id
+    await eventually(lambda: totals(guild, alice) == totals(guild, sim.world.member("bob")) == 100)
 
     given = await sim.invoke_slash_command(
         "xp give", "owner", options={"member": "bob", "amount": 250}
@@ -120,7 +124,7 @@ async def test_no_xp_within_cooldown_window_even_across_channels(running):
     await sim.post_message("general", "alice", "one")
     await sim.post_message("events", "alice", "two")
     await eventually(lambda: bot.handled >= 2)
-    assert bot.engagement.tracker.pending_xp(sim.world.guild_id, sim.world.member("alice")) == 100
+    assert bot.engagement.tracker.total(sim.world.guild_id, sim.world.member("alice")) == 100
 
 
 async def test_reactions_from_others_count_towards_the_authors_achievements(
