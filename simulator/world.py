@@ -416,7 +416,7 @@ class World:
             guild.roles[role.id] = role
             self._role_names[role.name] = role.id
         bot_role = Role(
-            id=self.new_id(),
+            id=self.new_id(guild.created_at + timedelta(minutes=len(spec.roles) + 1)),
             name=spec.bot_global_name,
             permissions=spec.bot_permissions,
             position=len(spec.roles) + 1,
