@@ -96,6 +96,7 @@ class SuiteBot(discord.Client):
         self.handled = 0
         self._background: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Task[None]] = set()
+        self._role_locks: dict[tuple[int, int], asyncio.Lock] = {}
 
     async def setup_hook(self) -> None:
         """Start the config refresher and the XP flusher; publish the slash commands."""
@@ -135,8 +136,24 @@ class SuiteBot(discord.Client):
         await announce_earned(self.get_guild(item.guild_id), self.guild_config(item.guild_id), item)
 
     async def sync_reward_roles(self, member: discord.Member, total_xp: int) -> None:
-        """Reward roles for a member whose XP changed outside the fast path."""
-        await sync_reward_roles(member, self.guild_config(member.guild.id), total_xp)
+        """Bring the member's reward roles in line with their XP, one sync per member at a time.
+
+        Two syncs racing (a level-up and an admin's /xp) could otherwise re-add a replaced role
+        from a stale role list, so each sync holds the member's lock, reads the freshest total
+        and fetches the member's current roles from Discord.
+        """
+        key = (member.guild.id, member.id)
+        lock = self._role_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            total = self.engagement.tracker.total(*key)
+            try:
+                fresh = await member.guild.fetch_member(member.id)
+            except discord.NotFound:
+                return
+            config = self.guild_config(member.guild.id)
+            await sync_reward_roles(fresh, config, total if total is not None else total_xp)
+        if not lock.locked():
+            self._role_locks.pop(key, None)
 
     async def _level_up(
         self, message: discord.Message, config: ServerConfig, award: XPAward
@@ -213,7 +230,7 @@ class SuiteBot(discord.Client):
             return
         self._spawn(self._level_up(message, rules.config, award))
         if isinstance(message.author, discord.Member):
-            self._spawn(sync_reward_roles(message.author, rules.config, award.total_after))
+            self._spawn(self.sync_reward_roles(message.author, award.total_after))
 
     async def _delete(self, message: discord.Message) -> None:
         try:
