@@ -21,6 +21,7 @@ from gateway.commands import register as register_commands
 from gateway.engagement import Earned, EngagementService
 from gateway.guild_rules import GuildRules, RulesCache
 from gateway.intents import suite_intents
+from gateway.invites import InviteTracker
 from gateway.payload_guard import PayloadGuard
 from gateway.rewards import announce_earned, announce_level_up, sync_reward_roles
 from gateway.sandbox import sandbox_config
@@ -97,6 +98,7 @@ class SuiteBot(discord.Client):
         self._background: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Task[None]] = set()
         self._role_locks: dict[tuple[int, int], asyncio.Lock] = {}
+        self.invites = InviteTracker()
 
     async def setup_hook(self) -> None:
         """Start the config refresher and the XP flusher; publish the slash commands."""
@@ -177,11 +179,17 @@ class SuiteBot(discord.Client):
             return
         self._spawn(self._count_reaction(payload.guild_id, author))
 
+    async def _count_invite(self, guild_id: int, inviter_id: int) -> None:
+        await self.engagement.bump(guild_id, inviter_id, "invites")
+
     async def _count_reaction(self, guild_id: int, author_id: int) -> None:
         await self.engagement.bump(guild_id, author_id, "reactions_received")
 
     async def on_member_join(self, member: discord.Member) -> None:
-        """A member who comes back gets the reward roles their stored level earns."""
+        """Credit the inviter; a member who comes back gets their reward roles again."""
+        inviter = await self.invites.inviter_of_join(member.guild)
+        if inviter is not None and inviter != member.id:
+            self._spawn(self._count_invite(member.guild.id, inviter))
         async with self.sessions() as session:
             row = await get_member_level(session, member.guild.id, member.id)
         if row is not None and row.xp > 0:
@@ -192,6 +200,11 @@ class SuiteBot(discord.Client):
         rules = await self.rules.load(guild.id, guild.name)
         if self.sandbox and rules.version == 0:
             await self.rules.seed(guild.id, sandbox_config(guild))
+        self._spawn(self.invites.load(guild))
+
+    async def on_invite_create(self, invite: discord.Invite) -> None:
+        """Keep the invite snapshot current so the next join is attributed right."""
+        self.invites.on_create(invite)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """A server that adds the bot is registered with default config."""

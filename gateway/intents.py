@@ -17,4 +17,5 @@ def suite_intents() -> discord.Intents:
     intents.moderation = True
     intents.guild_scheduled_events = True
     intents.voice_states = True
+    intents.invites = True
     return intents

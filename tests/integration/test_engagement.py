@@ -143,3 +143,18 @@ async def test_reactions_from_others_count_towards_the_authors_achievements(
         return row is not None and row.reactions_received == 3
 
     await eventually(counted)
+
+
+async def test_a_join_through_an_invite_counts_for_the_inviter(running, session_factory):
+    sim, bot = running
+    guild = sim.world.guild_id
+    code = next(iter(sim.world.guilds[guild].invites))  # the seed's #welcome invite, by the owner
+    await eventually(lambda: bot.invites.tracks(guild))
+    await sim.member_join("dave", invite_code=code)
+
+    async def counted():
+        async with session_factory() as session:
+            row = await get_member_level(session, guild, sim.world.owner_id)
+        return row is not None and row.invites == 1
+
+    await eventually(counted)
