@@ -273,6 +273,7 @@ class Guild:
     channel_ids: list[int] = field(default_factory=list)
     bans: dict[int, Ban] = field(default_factory=dict)
     invites: dict[str, Invite] = field(default_factory=dict)
+    voice_states: dict[int, dict[str, Any]] = field(default_factory=dict)
     scheduled_events: dict[int, ScheduledEvent] = field(default_factory=dict)
     audit_log: list[AuditLogEntry] = field(default_factory=list)
     commands: dict[int, dict[str, Any]] = field(default_factory=dict)

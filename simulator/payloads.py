@@ -331,7 +331,7 @@ def guild_create(world: World, g: Guild, *, include_members: bool, bot_id: int) 
             "large": len(g.members) >= 250,
             "unavailable": False,
             "member_count": len(g.members),
-            "voice_states": [],
+            "voice_states": list(g.voice_states.values()),
             "members": [member(world, m) for m in members],
             "channels": [channel(world, c) for c in channels if not c.is_thread],
             "threads": [channel(world, c) for c in channels if c.is_thread and not c.archived],

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import errors
+from . import errors, payloads
 from .config import SimulatorConfig
 from .engine import Engine
 from .interactions import (
@@ -19,7 +19,16 @@ from .interactions import (
     interaction_payload,
     new_record,
 )
-from .models import MESSAGEABLE_TYPES, Attachment, Channel, Guild, Member, Message, User
+from .models import (
+    MESSAGEABLE_TYPES,
+    Attachment,
+    Channel,
+    ChannelType,
+    Guild,
+    Member,
+    Message,
+    User,
+)
 from .permissions import Perm
 from .snowflake import utcnow
 from .world import World
@@ -160,6 +169,49 @@ class ScriptingMixin:
                 )
             invite.uses += 1
         return self.engine.add_member(target, user)
+
+    async def set_voice_state(
+        self,
+        user: UserRef,
+        channel: ChannelRef | None,
+        *,
+        self_mute: bool = False,
+        self_deaf: bool = False,
+        mute: bool = False,
+        deaf: bool = False,
+        guild: int | None = None,
+    ) -> dict[str, Any]:
+        """A member joins, changes or (channel=None) leaves voice: VOICE_STATE_UPDATE."""
+        target = self._guild(guild)
+        member = target.members.get(self.world.resolve_user(user).id)
+        if member is None:
+            raise errors.unknown("member")
+        channel_id = None
+        if channel is not None:
+            voice = self.world.resolve_channel(channel)
+            if voice.guild_id != target.id or voice.type != ChannelType.GUILD_VOICE:
+                raise errors.bad_request(0, f"{channel} is not a voice channel of this guild")
+            channel_id = str(voice.id)
+        state: dict[str, Any] = {
+            "guild_id": str(target.id),
+            "channel_id": channel_id,
+            "user_id": str(member.user_id),
+            "session_id": f"voice-{member.user_id}",
+            "deaf": deaf,
+            "mute": mute,
+            "self_deaf": self_deaf,
+            "self_mute": self_mute,
+            "self_video": False,
+            "suppress": False,
+            "request_to_speak_timestamp": None,
+        }
+        if channel_id is None:
+            target.voice_states.pop(member.user_id, None)
+        else:
+            target.voice_states[member.user_id] = state
+        payload = {**state, "member": payloads.member(self.world, member)}
+        self.engine.dispatch("VOICE_STATE_UPDATE", payload)
+        return state
 
     async def member_leave(self, user: UserRef, *, guild: int | None = None) -> None:
         """A member leaves the guild (GUILD_MEMBER_REMOVE)."""
