@@ -132,7 +132,13 @@ class SuiteBot(discord.Client):
         """Run follow-up Discord work without holding up the next message."""
         task = asyncio.create_task(coro)
         self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        task.add_done_callback(self._settle)
+
+    def _settle(self, task: asyncio.Task[None]) -> None:
+        """Forget a finished follow-up; log its failure instead of losing it silently."""
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("follow-up task failed", exc_info=task.exception())
 
     async def _on_earned(self, item: Earned) -> None:
         await announce_earned(self.get_guild(item.guild_id), self.guild_config(item.guild_id), item)
