@@ -374,7 +374,9 @@ def _pill_mask(width: int, height: int) -> Image.Image:
     cap = _circle_mask(height)
     mask.paste(cap, (0, 0))
     mask.paste(cap, (width - height, 0))
-    ImageDraw.Draw(mask).rectangle((height // 2, 0, width - height // 2 - 1, height - 1), fill=255)
+    left, right = height // 2, width - height // 2 - 1
+    if right >= left:  # at width == height the two caps already make the whole pill
+        ImageDraw.Draw(mask).rectangle((left, 0, right, height - 1), fill=255)
     return mask
 
 

@@ -231,3 +231,15 @@ def test_degrades_without_system_fonts(monkeypatch, fonts):
 def test_output_is_deterministic():
     card = replace(CARD, avatar=image_bytes("JPEG"), display_name="Ωmega 山田")
     assert render_rank_card(card) == render_rank_card(replace(card))
+
+
+@pytest.mark.parametrize("height", [37, 38])
+def test_every_fill_width_draws_a_bar(height):
+    """Found by the benchmark: a fill exactly as wide as the bar is tall used to crash."""
+    from gateway.rank_card import _pill_mask
+
+    for width in range(1, 3 * height):
+        mask = _pill_mask(width, height)
+        assert mask.size == (width, height)
+        centre = mask.getpixel((width // 2, height // 2))
+        assert isinstance(centre, int) and centre > 200  # anti-aliased at the tip
