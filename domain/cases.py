@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 
@@ -57,3 +57,17 @@ def remember_key(keys: list[str], key: str, keep: int = RECENT_KEYS_KEPT) -> lis
     """Bounded memory of seen source keys, so a re-delivered report is not counted twice."""
     updated = [*keys, key]
     return updated[-keep:]
+
+
+def violation_to_json(violation: Violation) -> dict[str, object]:
+    """A JSON-safe copy, for keeping a report until Temporal can take it."""
+    data = asdict(violation)
+    data["occurred_at"] = violation.occurred_at.isoformat()
+    return data
+
+
+def violation_from_json(data: dict[str, object]) -> Violation:
+    """The report back from its JSON copy."""
+    fields = dict(data)
+    fields["occurred_at"] = datetime.fromisoformat(str(fields["occurred_at"]))
+    return Violation(**fields)  # type: ignore[arg-type]

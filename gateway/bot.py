@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from dcs.server_config import ServerConfig, default_server_config
 from domain.automod import AutomodVerdict, MessageSnapshot
-from domain.cases import Violation
+from domain.cases import Violation, violation_from_json, violation_to_json
 from domain.xp_tracker import XPAward
 from gateway.commands import register as register_commands
 from gateway.engagement import Earned, EngagementService
@@ -26,13 +26,16 @@ from gateway.payload_guard import PayloadGuard
 from gateway.rewards import announce_earned, announce_level_up, sync_reward_roles
 from gateway.sandbox import sandbox_config
 from gateway.voice_xp import run_voice_ticker
+from storage import outbox
 from storage.levels import get_member_level, member_rank
 from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
 
 log = logging.getLogger(__name__)
 
 CONFIG_REFRESH_SECONDS = 5.0
-SIGNAL_ATTEMPTS = 5
+SIGNAL_ATTEMPTS = 3
+OUTBOX_RETRY_SECONDS = 5.0
+REPORT = "moderation.report"
 
 
 def snapshot_of(message: discord.Message) -> MessageSnapshot | None:
@@ -106,6 +109,7 @@ class SuiteBot(discord.Client):
             asyncio.create_task(self._refresh_loop()),
             asyncio.create_task(self.engagement.run_flusher()),
             asyncio.create_task(run_voice_ticker(self)),
+            asyncio.create_task(self._outbox_loop()),
         ]
         try:
             await self.tree.sync()
@@ -260,24 +264,57 @@ class SuiteBot(discord.Client):
             log.warning("missing permission to delete in channel %s", message.channel.id)
 
     async def _report(self, violation: Violation) -> None:
-        """Signal-with-start; retried briefly so a Temporal blip does not drop the report."""
-        wf_id = moderation_workflow_id(violation.guild_id, violation.user_id)
+        """Signal-with-start; if Temporal cannot be reached, keep the report in the outbox."""
         for attempt in range(1, SIGNAL_ATTEMPTS + 1):
             try:
-                await self.temporal.start_workflow(
-                    ModerationWorkflow.run,
-                    ModerationInput(violation.guild_id, violation.user_id),
-                    id=wf_id,
-                    task_queue=self.task_queue,
-                    start_signal="report",
-                    start_signal_args=[violation],
-                )
+                await self._start_report(violation)
                 return
-            except Exception:
+            except Exception as exc:
                 if attempt == SIGNAL_ATTEMPTS:
-                    log.exception("could not report %s to %s", violation.source_key, wf_id)
+                    await self._keep(violation, exc)
                     return
                 await asyncio.sleep(0.2 * 2**attempt)
+
+    async def _start_report(self, violation: Violation) -> None:
+        await self.temporal.start_workflow(
+            ModerationWorkflow.run,
+            ModerationInput(violation.guild_id, violation.user_id),
+            id=moderation_workflow_id(violation.guild_id, violation.user_id),
+            task_queue=self.task_queue,
+            start_signal="report",
+            start_signal_args=[violation],
+        )
+
+    async def _keep(self, violation: Violation, exc: Exception) -> None:
+        async with self.sessions() as session, session.begin():
+            await outbox.put(session, REPORT, violation_to_json(violation))
+        log.warning("Temporal unreachable (%s); %s kept in the outbox", exc, violation.source_key)
+
+    async def drain_outbox(self) -> int:
+        """Hand kept reports to Temporal, oldest first; stop at the first failure."""
+        async with self.sessions() as session:
+            entries = await outbox.oldest(session)
+        sent = 0
+        for entry in entries:
+            try:
+                await self._start_report(violation_from_json(entry.payload))
+            except Exception as exc:
+                async with self.sessions() as session, session.begin():
+                    await outbox.failed(session, entry.id, repr(exc))
+                break
+            async with self.sessions() as session, session.begin():
+                await outbox.done(session, entry.id)
+            sent += 1
+        return sent
+
+    async def _outbox_loop(self) -> None:
+        """Retry kept reports every few seconds."""
+        while True:
+            await asyncio.sleep(OUTBOX_RETRY_SECONDS)
+            try:
+                await self.drain_outbox()
+            except Exception:
+                log.exception("outbox drain failed")
 
     async def _refresh_loop(self) -> None:
         """Recompile guilds whose config changed, every few seconds."""

@@ -307,6 +307,19 @@ class EngagementAward(Base):
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class OutboxEntry(Base):
+    """Work the gateway could not hand to Temporal yet; retried until it goes through."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = _serial()
+    kind: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AnalyticsPoint(Base):
     """A metric's value in one hour (or whole day) bucket; UNIQUE so writers can upsert."""
 
