@@ -180,8 +180,6 @@ class XPConfig(_GainRange):
         return name
 
 
-
-
 class AchievementConfig(_Section):
     """A badge granted once when a member's counter reaches the threshold."""
 
