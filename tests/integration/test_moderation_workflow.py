@@ -10,7 +10,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.discord_rest import DiscordHttp
-from dcs.temporal import build_worker
+from dcs.temporal import build_worker, bundled_binary
 from domain.cases import Violation
 from simulator import DiscordSimulator
 from storage.cases import list_cases
@@ -152,16 +152,22 @@ async def test_forbidden_mod_log_is_not_retried_and_the_case_stays(
     assert desc.status == WorkflowExecutionStatus.RUNNING
 
 
-async def test_quiet_member_workflow_closes_after_the_idle_period(
-    time_skipping_env, session_factory, sim, worker_for, task_queue
-):
-    async with worker_for():
-        handle = await report(
-            time_skipping_env.client, task_queue, violation(sim, "k-idle", mod_log=False)
-        )
-        await eventually(lambda: _standing_done(handle, 1))
-        before = await time_skipping_env.get_current_time()
-        result = await handle.result()  # the time-skipping server fast-forwards while we wait
-        after = await time_skipping_env.get_current_time()
+async def test_quiet_member_workflow_closes_after_the_idle_period(session_factory, sim, task_queue):
+    # Its own time-skipping server: a workflow another test left behind on the shared one
+    # could hold the virtual clock back while this test waits 30 virtual days.
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=bundled_binary("temporal-test-server")
+    )
+    http = DiscordHttp(sim.api_base, "sandbox-token")
+    try:
+        async with build_worker(env.client, task_queue, session_factory, http):
+            handle = await report(env.client, task_queue, violation(sim, "k-idle", mod_log=False))
+            await eventually(lambda: _standing_done(handle, 1))
+            before = await env.get_current_time()
+            result = await handle.result()  # the time-skipping server fast-forwards meanwhile
+            after = await env.get_current_time()
+    finally:
+        await http.aclose()
+        await env.shutdown()
     assert result.cases_recorded == 1
     assert after - before >= IDLE_CLOSE_AFTER - timedelta(minutes=1)
