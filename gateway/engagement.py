@@ -81,27 +81,6 @@ class EngagementService:
             self._rules[guild_id] = cached
         return cached[1]
 
-    async def on_voice_minute(
-        self,
-        rules: LevelingRules,
-        *,
-        guild_id: int,
-        user_id: int,
-        channel_id: int,
-        role_ids: frozenset[int],
-        now: datetime,
-    ) -> XPAward | None:
-        """One minute in voice with company; its own range and cooldown."""
-        return await self.award(
-            rules,
-            guild_id=guild_id,
-            user_id=user_id,
-            channel_id=channel_id,
-            role_ids=role_ids,
-            now=now,
-            source="voice",
-        )
-
     async def award(
         self,
         rules: LevelingRules,

@@ -52,13 +52,14 @@ async def voice_tick(bot: SuiteBot, now: datetime) -> int:
         for channel in guild.voice_channels:
             people = [(m, voice_state_of(m)) for m in channel.members]
             for member in voice_earners(people, rules):
-                award = await bot.engagement.on_voice_minute(
+                award = await bot.engagement.award(
                     rules,
                     guild_id=guild.id,
                     user_id=member.id,
                     channel_id=channel.id,
                     role_ids=frozenset(r.id for r in member.roles),
                     now=now,
+                    source="voice",
                 )
                 awarded += award is not None
     return awarded
