@@ -5,16 +5,14 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from support import eventually
+from support import eventually, running_bot
 from temporalio.client import WorkflowExecutionStatus
 
 from activities.discord_rest import DiscordHttp
 from api.app import create_app
 from api.auth import hash_token, new_token_secret
 from dcs.temporal import build_worker
-from gateway.bot import SuiteBot
 from simulator import DiscordSimulator
-from simulator.testing import connected_client
 from storage.tokens import create_token
 from workflows.moderation import ModerationWorkflow, moderation_workflow_id
 
@@ -42,16 +40,13 @@ async def test_blocked_word_is_deleted_recorded_by_a_workflow_and_served_by_the_
     async with DiscordSimulator() as sim:
         guild, alice = sim.world.guild_id, sim.world.member("alice")
         http = DiscordHttp(sim.api_base, "sandbox-token")
-        bot = SuiteBot(
-            temporal=client, task_queue=task_queue, sessions=session_factory, sandbox=True
-        )
         async with (
             build_worker(client, task_queue, session_factory, http),
-            connected_client(sim, client=bot),  # type: ignore[arg-type]
+            running_bot(sim, client, task_queue, session_factory) as bot,
         ):
             # the sandbox guild gets its demo config when the gateway first sees it
-            rules = await eventually(lambda: _seeded(bot, guild))
-            assert "scam*" in rules.config.automod.blocked_terms
+            rules = bot.rules.get(guild)
+            assert rules is not None and "scam*" in rules.config.automod.blocked_terms
 
             clean = await sim.post_message("general", "alice", "good morning everyone")
             bad = await sim.post_message("general", "alice", "buy my $c4mc0in, to the moon")
@@ -92,11 +87,6 @@ async def test_blocked_word_is_deleted_recorded_by_a_workflow_and_served_by_the_
     assert standing.cases_recorded == 1 and standing.active_points == 1
     assert unauth.status_code == 401
     assert unauth.json()["error"]["code"] == "unauthorized"
-
-
-async def _seeded(bot, guild):
-    rules = bot.rules.get(guild)
-    return rules if rules is not None and rules.version >= 1 else None
 
 
 async def _deleted(sim, message_id):

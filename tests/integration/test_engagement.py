@@ -5,15 +5,12 @@ import io
 
 import pytest
 from PIL import Image
-from support import eventually
+from support import eventually, running_bot
 
 from dcs.server_config import default_server_config
-from gateway.bot import SuiteBot
 from simulator import DiscordSimulator, RoleSpec, SeedSpec, SimulatorConfig
 from simulator.config import _default_roles
-from simulator.testing import connected_client
 from storage.levels import get_member_level
-from storage.servers import put_server_config
 
 
 def seed_with_reward_roles() -> SeedSpec:
@@ -23,7 +20,6 @@ def seed_with_reward_roles() -> SeedSpec:
 @pytest.fixture
 async def running(temporal_env, session_factory, task_queue):
     async with DiscordSimulator(SimulatorConfig(seed=seed_with_reward_roles())) as sim:
-        guild = sim.world.guild_id
         config = default_server_config().model_dump(mode="json")
         config["xp"].update(
             min_gain=100,
@@ -36,16 +32,9 @@ async def running(temporal_env, session_factory, task_queue):
             stack_rewards=False,
             announce_template="GG {mention}, level {level}! You are #{rank} here.",
         )
-        async with session_factory() as session, session.begin():
-            await put_server_config(session, guild, config, expected_version=0, changed_by="t")
-        bot = SuiteBot(
-            temporal=temporal_env.client,
-            task_queue=task_queue,
-            sessions=session_factory,
-            sandbox=True,
-        )
-        async with connected_client(sim, client=bot):  # type: ignore[arg-type]
-            await eventually(lambda: bot.rules.get(guild) is not None)
+        async with running_bot(
+            sim, temporal_env.client, task_queue, session_factory, config=config
+        ) as bot:
             yield sim, bot
 
 

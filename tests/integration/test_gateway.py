@@ -4,12 +4,10 @@ changes, exemptions. Temporal is real; no worker runs, so reports simply wait in
 import asyncio
 
 import pytest
-from support import eventually
+from support import eventually, running_bot
 
 from dcs.server_config import default_server_config
-from gateway.bot import SuiteBot
 from simulator import DiscordSimulator
-from simulator.testing import connected_client
 from storage.servers import put_server_config
 
 
@@ -19,16 +17,11 @@ def deleted(sim, message_id):
 
 @pytest.fixture
 async def running(temporal_env, session_factory, task_queue):
-    async with DiscordSimulator() as sim:
-        bot = SuiteBot(
-            temporal=temporal_env.client,
-            task_queue=task_queue,
-            sessions=session_factory,
-            sandbox=True,
-        )
-        async with connected_client(sim, client=bot):  # type: ignore[arg-type]
-            await eventually(lambda: (r := bot.rules.get(sim.world.guild_id)) and r.version >= 1)
-            yield sim, bot
+    async with (
+        DiscordSimulator() as sim,
+        running_bot(sim, temporal_env.client, task_queue, session_factory) as bot,
+    ):
+        yield sim, bot
 
 
 async def test_malformed_gateway_payloads_do_not_break_the_fast_path(running):

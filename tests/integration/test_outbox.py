@@ -1,11 +1,9 @@
 """No report is lost while Temporal is unreachable: the gateway keeps it and hands it over later."""
 
-from support import eventually
+from support import eventually, running_bot
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from gateway.bot import SuiteBot
 from simulator import DiscordSimulator
-from simulator.testing import connected_client
 from storage import outbox
 from workflows.moderation import moderation_workflow_id
 
@@ -16,11 +14,7 @@ async def test_reports_wait_in_the_outbox_until_temporal_answers(
     unreachable = await Client.connect("127.0.0.1:1", lazy=True)
     async with DiscordSimulator() as sim:
         guild, alice = sim.world.guild_id, sim.world.member("alice")
-        bot = SuiteBot(
-            temporal=unreachable, task_queue=task_queue, sessions=session_factory, sandbox=True
-        )
-        async with connected_client(sim, client=bot):  # type: ignore[arg-type]
-            await eventually(lambda: (r := bot.rules.get(guild)) is not None and r.version >= 1)
+        async with running_bot(sim, unreachable, task_queue, session_factory) as bot:
             bad = await sim.post_message("general", "alice", "you idiot")
 
             async def kept():

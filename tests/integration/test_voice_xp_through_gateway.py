@@ -4,15 +4,12 @@ to members with company who are neither muted nor deafened, and the flush stores
 from datetime import UTC, datetime
 
 import pytest
-from support import eventually
+from support import eventually, running_bot
 
 from dcs.server_config import default_server_config
-from gateway.bot import SuiteBot
 from gateway.voice_xp import voice_tick
 from simulator import DiscordSimulator
-from simulator.testing import connected_client
 from storage.levels import get_member_level
-from storage.servers import put_server_config
 
 
 @pytest.fixture
@@ -20,18 +17,9 @@ async def running(temporal_env, session_factory, task_queue):
     async with DiscordSimulator() as sim:
         config = default_server_config().model_dump(mode="json")
         config["xp"]["voice"] = {"enabled": True, "min_gain": 7, "max_gain": 7}
-        async with session_factory() as session, session.begin():
-            await put_server_config(
-                session, sim.world.guild_id, config, expected_version=0, changed_by="t"
-            )
-        bot = SuiteBot(
-            temporal=temporal_env.client,
-            task_queue=task_queue,
-            sessions=session_factory,
-            sandbox=True,
-        )
-        async with connected_client(sim, client=bot):  # type: ignore[arg-type]
-            await eventually(lambda: bot.rules.get(sim.world.guild_id) is not None)
+        async with running_bot(
+            sim, temporal_env.client, task_queue, session_factory, config=config
+        ) as bot:
             yield sim, bot
 
 
