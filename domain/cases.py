@@ -24,6 +24,16 @@ class Violation:
     excerpt: str | None = None
     moderator_id: int | None = None
     mod_log_channel_id: int | None = None
+    duration_minutes: int | None = None
+    """For a timed sanction a moderator chose (or a rule names): how long it lasts."""
+    explicit: bool = False
+    """True when a moderator chose `action` (`/ban`, the API): it is applied, not climbed to."""
+    already_applied: bool = False
+    """True for a ban/kick/timeout a moderator made by hand in Discord: record it, don't redo it."""
+    needs_review: bool = False
+    """Ask the AI reviewer first (the fast path flagged it, or a person reported it)."""
+    context: tuple[str, ...] = ()
+    """Recent messages around the offending one (oldest first), for the AI reviewer."""
 
 
 @dataclass(frozen=True)
@@ -70,4 +80,41 @@ def violation_from_json(data: dict[str, object]) -> Violation:
     """The report back from its JSON copy."""
     fields = dict(data)
     fields["occurred_at"] = datetime.fromisoformat(str(fields["occurred_at"]))
+    if "context" in fields:
+        fields["context"] = tuple(fields["context"])  # type: ignore[arg-type]
     return Violation(**fields)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class MemberRejoined:
+    """Signal `member_rejoined`: a member with a sanction still running came back."""
+
+    guild_id: int
+    user_id: int
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
+class LiftRequest:
+    """Signal `lift`: end a running timeout or ban early (`/unban`, the API, a granted appeal)."""
+
+    guild_id: int
+    user_id: int
+    sanction: str
+    """'timeout' or 'ban'."""
+    reason: str
+    source_key: str
+    requested_at: datetime
+    moderator_id: int | None = None
+
+
+@dataclass(frozen=True)
+class AppealRequest:
+    """Signal `appeal`: the member asks for a sanction to be lifted; a person decides."""
+
+    guild_id: int
+    user_id: int
+    appeal_id: str
+    sanction: str
+    text: str
+    submitted_at: datetime

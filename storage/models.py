@@ -192,6 +192,10 @@ class PendingApproval(Base):
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    duration_minutes: Mapped[int | None]
+    discord_channel_id: Mapped[int | None] = _snowflake(nullable=True)
+    discord_message_id: Mapped[int | None] = _snowflake(nullable=True)
+    alerted_at: Mapped[datetime | None]
 
 
 class SupportTicket(Base):
@@ -305,6 +309,53 @@ class EngagementAward(Base):
     award_key: Mapped[str] = mapped_column(String(100), primary_key=True)
     xp: Mapped[int] = mapped_column(default=0)
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AIUsage(Base):
+    """AI calls a server made in one calendar month (UTC), counted against its tier's budget."""
+
+    __tablename__ = "ai_usage"
+
+    guild_id: Mapped[int] = _guild_fk(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11"
+    calls: Mapped[int] = mapped_column(default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ScamDomainList(Base):
+    """A fetched snapshot of the scam-domain feed; the newest good one is what automod uses."""
+
+    __tablename__ = "scam_domain_lists"
+
+    id: Mapped[int] = _serial()
+    source: Mapped[str] = mapped_column(String(500))
+    domains: Mapped[list[str]]
+    domain_count: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+APPEAL_STATUSES = ("pending", "granted", "denied")
+
+
+class Appeal(Base):
+    """A member's appeal against a ban or timeout; decided through the approval path."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", APPEAL_STATUSES), name="status"),
+        Index("ix_appeals_member", "guild_id", "user_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    guild_id: Mapped[int] = _guild_fk()
+    user_id: Mapped[int] = _snowflake()
+    sanction: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    approval_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
 
 
 class OutboxEntry(Base):
