@@ -82,3 +82,38 @@ def decision_problem(decision: ApprovalDecision, requested_action: str) -> str |
     if decision.action == "timeout" and not decision.duration_minutes:
         return "a timeout needs a duration in minutes"
     return None
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    """How an approval ended, to edit the Telegram and Discord messages that asked for it."""
+
+    approval_id: str
+    guild_id: int
+    status: str
+    """approved, rejected, modified or expired."""
+    requested_action: str
+    final_action: str | None
+    decided_by: str | None
+    summary: str
+    """One line for people: 'Banned by telegram:42', 'Expired: timed out for 60 min instead'."""
+    telegram_message_id: int | None = None
+    discord_channel_id: int | None = None
+    discord_message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class StaffAlert:
+    """A message for the people who run the server (e.g. an approval pending for over an hour)."""
+
+    guild_id: int
+    text: str
+    approval_id: str | None = None
+
+
+TELEGRAM_SEND_APPROVAL = "telegram_send_approval"
+"""Activity: ApprovalRequest -> Telegram message id (None when Telegram is not configured)."""
+TELEGRAM_SHOW_OUTCOME = "telegram_show_outcome"
+"""Activity: ApprovalOutcome -> None; edits the request message to show how it ended."""
+TELEGRAM_ALERT = "telegram_alert"
+"""Activity: StaffAlert -> None."""
