@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from temporalio import activity
@@ -33,13 +34,19 @@ class DiscordHttp:
         """Close the underlying connection pool."""
         await self._client.aclose()
 
-    async def request(self, method: str, path: str, json: Any = None) -> Any:
-        """Send one request; raise ApplicationError shaped for Temporal's retry policy."""
+    async def request(
+        self, method: str, path: str, json: Any = None, *, reason: str | None = None
+    ) -> Any:
+        """Send one request; raise ApplicationError shaped for Temporal's retry policy.
+
+        `reason` goes to Discord's audit log (X-Audit-Log-Reason, URL-encoded, 512 chars).
+        """
         route = f"{method} {path}"
         await self._wait_for_bucket(route)
-        resp = await self._client.request(
-            method, self._base + path, json=json, headers=self._headers
-        )
+        headers = self._headers
+        if reason:
+            headers = {**headers, "X-Audit-Log-Reason": quote(reason[:512], safe="")}
+        resp = await self._client.request(method, self._base + path, json=json, headers=headers)
         self._note_bucket(route, resp)
         if resp.status_code == 429:
             retry_after = float(resp.json().get("retry_after", 1.0))

@@ -18,6 +18,9 @@ class RecordCaseInput:
 
     violation: Violation
     workflow_id: str
+    duration_seconds: int | None = None
+    """For a timed sanction (timeout, temporary ban): how long it lasts."""
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class RecordActivities:
                 evidence=evidence,
                 rule=v.rule,
                 points=v.points,
+                duration_seconds=inp.duration_seconds,
+                expires_at=inp.expires_at,
                 workflow_id=inp.workflow_id,
                 created_at=v.occurred_at,
             )

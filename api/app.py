@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 
 from api.errors import install_error_handlers
-from api.routers import health, leaderboard, moderation, servers, users
+from api.routers import approvals, health, leaderboard, moderation, servers, users
 
 
-def create_app(sessions: async_sessionmaker[AsyncSession]) -> FastAPI:
-    """Build the app around an injected session factory (tests pass their own)."""
+def create_app(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    temporal: Client | None = None,
+    task_queue: str | None = None,
+) -> FastAPI:
+    """Build the app around an injected session factory (tests pass their own).
+
+    `temporal` is the client for the endpoints that signal workflows; without one, the app
+    connects from the settings on first use (TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE).
+    """
     app = FastAPIOffline(  # Swagger UI and ReDoc served locally: self-hosted means no CDN
         title="Discord Community Suite",
         version="0.1.0",
         description="Management API: configuration, moderation, users, tickets, events.",
     )
     app.state.sessions = sessions
+    app.state.temporal = temporal
+    app.state.task_queue = task_queue
+    app.state.temporal_lock = asyncio.Lock()
     install_error_handlers(app)
-    for module in (health, servers, moderation, users, leaderboard):
+    for module in (health, servers, moderation, approvals, users, leaderboard):
         app.include_router(module.router)
     return app

@@ -99,6 +99,13 @@ def cmd_gateway(_: argparse.Namespace) -> int:
     return _run_async(run_gateway)
 
 
+def cmd_telegram(_: argparse.Namespace) -> int:
+    """Run the Telegram approval bot (Approve / Reject / Modify buttons)."""
+    from dcs.processes import run_telegram
+
+    return _run_async(run_telegram)
+
+
 def cmd_simulator(_: argparse.Namespace) -> int:
     """Run the local Discord simulator that sandbox mode talks to."""
     from dcs.sandbox import run_simulator
@@ -124,6 +131,14 @@ def cmd_token(args: argparse.Namespace) -> int:
     return asyncio.run(token_command(_settings(), args))
 
 
+def cmd_automod(args: argparse.Namespace) -> int:
+    """Dry-run the automod rules on messages (nothing is acted on)."""
+    from dcs.automod_check import run_check
+
+    database_url = _settings().database_url if args.server is not None else None
+    return run_check(args, database_url)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands with their help."""
     parser = argparse.ArgumentParser(prog="dcs", description=__doc__)
@@ -134,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("api", cmd_api),
         ("gateway", cmd_gateway),
         ("simulator", cmd_simulator),
+        ("telegram", cmd_telegram),
         ("migrate", cmd_migrate),
     ]:
         sub.add_parser(name, help=(func.__doc__ or "").strip()).set_defaults(func=func)
@@ -151,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = tsub.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("token_id", type=int)
     token.set_defaults(func=cmd_token)
+    from dcs.automod_check import add_parser as add_automod_parser
+
+    add_automod_parser(sub).set_defaults(func=cmd_automod)
     return parser
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 
 import uvicorn
+from temporalio.client import Client
 
+from activities.ai_review import AIReviewActivities
 from activities.discord_rest import DiscordHttp
 from api.app import create_app
+from approvals.telegram_activities import TelegramActivities
+from approvals.telegram_config import telegram_endpoint
 from dcs.settings import Settings
 from dcs.temporal import build_worker, connect
 from gateway.bot import SuiteBot
 from simulator import point_discord_py_at
 from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
+from workflows.scam_feed import ensure_scam_feed_schedule
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +31,40 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("discord.gateway").setLevel(logging.WARNING)
 
 
+async def _ensure_scam_feed_schedule(client: Client, settings: Settings) -> None:
+    """Create or update the scam-feed refresh schedule; a failure must not stop the worker."""
+    try:
+        await ensure_scam_feed_schedule(client, settings)
+    except Exception:
+        log.exception("could not create or update the scam-feed refresh schedule")
+
+
 async def run_worker(settings: Settings) -> None:
     """Host every workflow and activity until cancelled."""
     await upgrade_database_async(settings.database_url)
     engine = create_engine(settings.database_url)
     http = DiscordHttp(settings.effective_discord_api_url, settings.bot_token)
     client = await connect(settings)
-    worker = build_worker(client, settings.temporal_task_queue, make_sessionmaker(engine), http)
+    sessions = make_sessionmaker(engine)
+    ai_review = AIReviewActivities(settings, sessions)
+    ai_review.warm_up()
+    telegram = TelegramActivities(sessions, telegram_endpoint(settings))
+    worker = build_worker(
+        client,
+        settings.temporal_task_queue,
+        sessions,
+        http,
+        ai_review=ai_review,
+        telegram=telegram,
+    )
+    await _ensure_scam_feed_schedule(client, settings)
     log.info("worker polling task queue %s", settings.temporal_task_queue)
     try:
         await worker.run()
     finally:
         await http.aclose()
+        await ai_review.aclose()
+        await telegram.aclose()
         await engine.dispose()
 
 
@@ -76,4 +103,26 @@ async def run_gateway(settings: Settings) -> None:
         await bot.start(settings.bot_token)
     finally:
         await bot.close()
+        await engine.dispose()
+
+
+async def run_telegram(settings: Settings) -> None:
+    """Run the Telegram approval bot (the sandbox's local Telegram when no token is set)."""
+    import asyncio
+
+    from approvals.telegram_bot import TelegramApprovals, run_application
+
+    endpoint = telegram_endpoint(settings)
+    if endpoint is None:
+        log.warning("Telegram is not configured (TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID)")
+        return
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long poll otherwise
+    await upgrade_database_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    client = await connect(settings)
+    bot = TelegramApprovals(make_sessionmaker(engine), client, endpoint)
+    log.info("Telegram approval bot polling %s", endpoint.api_url)
+    try:
+        await run_application(bot.build_application(), asyncio.Event())
+    finally:
         await engine.dispose()

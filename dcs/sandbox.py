@@ -6,12 +6,25 @@ import asyncio
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.auth import hash_token
+from approvals.telegram_config import (
+    SANDBOX_TELEGRAM_APPROVER_ID,
+    SANDBOX_TELEGRAM_APPROVER_NAME,
+    SANDBOX_TELEGRAM_CHAT_ID,
+    SANDBOX_TELEGRAM_CHAT_TITLE,
+    SANDBOX_TELEGRAM_TOKEN,
+    sandbox_telegram_url,
+    uses_sandbox_telegram,
+)
 from dcs.settings import Settings
 from dcs.tokens import issue_token
 from storage.engine import create_engine, make_sessionmaker
 from storage.tokens import find_token
+
+if TYPE_CHECKING:
+    from simulator.telegram import TelegramSimulator
 
 SANDBOX_SEED_ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
 """The sandbox world keeps its ids across restarts, so stored cases and configs still apply."""
@@ -62,6 +75,8 @@ def print_banner(settings: Settings, token_file: Path | None) -> None:
     ]
     if settings.sandbox:
         lines.append(f"  Simulator      {settings.sandbox_url}/_sim/state")
+    if uses_sandbox_telegram(settings):
+        lines.append(f"  Telegram       {sandbox_telegram_url(settings)}/  (press Approve here)")
     if token_file is not None:
         lines.append(f"  Admin token    {token_file}")
     lines.append(
@@ -71,6 +86,19 @@ def print_banner(settings: Settings, token_file: Path | None) -> None:
     print("\n".join(lines), flush=True)
 
 
+def sandbox_telegram() -> TelegramSimulator:
+    """The sandbox's local Telegram: one approvals chat, one approver clicking in the browser."""
+    from simulator.telegram import TelegramSimulator
+
+    return TelegramSimulator(
+        SANDBOX_TELEGRAM_TOKEN,
+        chats={SANDBOX_TELEGRAM_CHAT_ID: SANDBOX_TELEGRAM_CHAT_TITLE},
+        web_chat_id=SANDBOX_TELEGRAM_CHAT_ID,
+        web_user_id=SANDBOX_TELEGRAM_APPROVER_ID,
+        web_user_name=SANDBOX_TELEGRAM_APPROVER_NAME,
+    )
+
+
 async def run_simulator(settings: Settings) -> None:
     """Serve the sandbox's Discord until cancelled (SIGTERM from the supervisor)."""
     from simulator import DiscordSimulator, SimulatorConfig
@@ -78,7 +106,13 @@ async def run_simulator(settings: Settings) -> None:
     sim = DiscordSimulator(SimulatorConfig(seed_anchor=SANDBOX_SEED_ANCHOR))
     await sim.start(settings.sandbox_host, settings.sandbox_port)
     print(f"Discord simulator listening on {sim.base_url}", flush=True)
+    telegram = sandbox_telegram() if uses_sandbox_telegram(settings) else None
+    if telegram is not None:
+        await telegram.start(settings.sandbox_host, settings.telegram_sandbox_port)
+        print(f"Sandbox Telegram (approval chat) on {telegram.base_url}/", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
+        if telegram is not None:
+            await telegram.stop()
         await sim.stop()

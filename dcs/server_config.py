@@ -5,10 +5,33 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from domain.achievements import Counter
-from domain.automod import blocked_term_problem
+from domain.automod import AutomodRules, RuleAction, RuleConditions, RuleSpec, blocked_term_problem
+from domain.automod_rules import (
+    DANGEROUS_EXTENSIONS,
+    AttachmentParams,
+    BlockedTermsParams,
+    CapsParams,
+    EmojiFloodParams,
+    InviteParams,
+    MassMentionParams,
+    RegexParams,
+    RuleParams,
+    ScamLinkParams,
+    ZalgoParams,
+    regex_problem,
+)
 
 CONFIG_SCHEMA_VERSION: Literal[1] = 1
 
@@ -23,8 +46,317 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+AutomodActionKind = Literal[
+    "delete",
+    "warn",
+    "timeout",
+    "escalate",
+    "alert",
+    "reply",
+    "add_role",
+    "remove_role",
+    "slowmode",
+    "raise_raid_level",
+]
+_ACTION_PARAMS = {
+    "timeout": "duration_minutes",
+    "reply": "reply_text",
+    "add_role": "role_id",
+    "remove_role": "role_id",
+    "slowmode": "seconds",
+}
+
+
+class AutomodActionConfig(_Section):
+    """One action of a rule; a bare name ("delete") is short for {"type": "delete"}."""
+
+    type: AutomodActionKind
+    duration_minutes: int | None = Field(default=None, ge=1, le=40320)
+    reply_text: str | None = Field(default=None, min_length=1, max_length=1000)
+    role_id: Snowflake | None = None
+    seconds: int | None = Field(default=None, ge=1, le=21600)
+
+    @model_validator(mode="after")
+    def _parameters_fit(self) -> AutomodActionConfig:
+        """Each action takes exactly the parameter it needs (a timeout defaults to 10 min)."""
+        wanted = _ACTION_PARAMS.get(self.type)
+        if self.type == "timeout" and self.duration_minutes is None:
+            object.__setattr__(self, "duration_minutes", 10)
+        if wanted is not None and getattr(self, wanted) is None:
+            raise ValueError(f"action {self.type!r} needs {wanted}")
+        extra = [p for p in set(_ACTION_PARAMS.values()) - {wanted} if getattr(self, p) is not None]
+        if extra:
+            raise ValueError(f"action {self.type!r} does not take {', '.join(sorted(extra))}")
+        return self
+
+    def to_domain(self) -> RuleAction:
+        """The pure domain value."""
+        return RuleAction(
+            self.type,
+            duration_minutes=self.duration_minutes,
+            text=self.reply_text,
+            role_id=self.role_id,
+            seconds=self.seconds,
+        )
+
+
+def _action_of(value: Any) -> Any:
+    """Accept "delete" as well as {"type": "delete"}."""
+    return {"type": value} if isinstance(value, str) else value
+
+
+RuleActionItem = Annotated[AutomodActionConfig, BeforeValidator(_action_of)]
+
+
+class AutomodConditions(_Section):
+    """Who and where a rule judges (YAGPDB/Zeppelin style); empty lists mean everyone.
+
+    `min_account_age_days` / `min_member_days`: only accounts / members younger than that are
+    judged, so regulars are trusted.
+    """
+
+    only_roles: list[Snowflake] = Field(default_factory=list)
+    ignore_roles: list[Snowflake] = Field(default_factory=list)
+    only_channels: list[Snowflake] = Field(default_factory=list)
+    ignore_channels: list[Snowflake] = Field(default_factory=list)
+    ignore_categories: list[Snowflake] = Field(default_factory=list)
+    min_account_age_days: float | None = Field(default=None, gt=0, le=36500)
+    min_member_days: float | None = Field(default=None, gt=0, le=36500)
+    ignore_bots: bool = True
+
+    def to_domain(self) -> RuleConditions:
+        """The pure domain value."""
+        return RuleConditions(
+            only_roles=frozenset(self.only_roles),
+            ignore_roles=frozenset(self.ignore_roles),
+            only_channels=frozenset(self.only_channels),
+            ignore_channels=frozenset(self.ignore_channels),
+            ignore_categories=frozenset(self.ignore_categories),
+            min_account_age_days=self.min_account_age_days,
+            min_member_days=self.min_member_days,
+            ignore_bots=self.ignore_bots,
+        )
+
+
+def _default_rule_actions() -> list[AutomodActionConfig]:
+    return [AutomodActionConfig(type="delete")]
+
+
+class _AutomodRule(_Section):
+    """What every rule kind has: a name, conditions, actions and a strike weight."""
+
+    name: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    enabled: bool = True
+    conditions: AutomodConditions = Field(default_factory=AutomodConditions)
+    actions: list[RuleActionItem] = Field(
+        default_factory=_default_rule_actions, min_length=1, max_length=10
+    )
+    strike_weight: int = Field(default=1, ge=0, le=100)
+
+    @property
+    def rule_name(self) -> str:
+        """The rule's name; by default its kind."""
+        return self.name or str(getattr(self, "kind", "rule"))
+
+    def params(self) -> RuleParams:
+        """The kind's settings as a pure domain value."""
+        raise NotImplementedError
+
+    def to_domain(self) -> RuleSpec:
+        """The pure domain rule."""
+        return RuleSpec(
+            self.rule_name,
+            self.params(),
+            tuple(action.to_domain() for action in self.actions),
+            self.strike_weight,
+            self.conditions.to_domain(),
+        )
+
+
+def _term_can_match(term: str) -> str:
+    problem = blocked_term_problem(term)
+    if problem is not None:
+        raise ValueError(problem)
+    return term
+
+
+def _regex_runs(pattern: str) -> str:
+    problem = regex_problem(pattern)
+    if problem is not None:
+        raise ValueError(problem)
+    return pattern
+
+
+BlockedTerm = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_term_can_match)]
+RegexPattern = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_regex_runs)]
+
+
+class BlockedTermsRule(_AutomodRule):
+    """Words and phrases; `*` at an end is a wildcard; evasions are folded away."""
+
+    kind: Literal["blocked_terms"]
+    terms: list[BlockedTerm] = Field(min_length=1, max_length=100_000)
+    normalise_evasions: bool = True
+
+    def params(self) -> RuleParams:
+        """The kind's settings as a pure domain value."""
+        return BlockedTermsParams(tuple(self.terms), self.normalise_evasions)
+
+
+class RegexRule(_AutomodRule):
+    """Patterns in RE2 syntax (linear time: no look-arounds or back-references)."""
+
+    kind: Literal["regex"]
+    patterns: list[RegexPattern] = Field(min_length=1, max_length=10_000)
+    case_sensitive: bool = False
+
+    def params(self) -> RuleParams:
+        """The kind's settings as a pure domain value."""
+        return RegexParams(tuple(self.patterns), self.case_sensitive)
+
+
+class InviteRule(_AutomodRule):
+    """Discord invite links, except to allowed codes and (by default) the server's own."""
+
+    kind: Literal["invites"]
+    allowed_codes: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{2,32}$")]] = Field(
+        default_factory=list, max_length=1000
+    )
+    allow_own_invites: bool = True
+
+    def params(self) -> RuleParams:
+        """The kind's settings as a pure domain value."""
+        return InviteParams(frozenset(self.allowed_codes), self.allow_own_invites)
+
+
+Domain = Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")]
+
+
+class ScamLinkRule(_AutomodRule):
+    """Phishing and scam links (the shipped domain list, look-alikes and lures)."""
+
+    kind: Literal["scam_links"]
+    allowed_domains: list[Domain] = Field(default_factory=list, max_length=1000)
+
+    def params(self) -> RuleParams:
+        """The kind's settings as a pure domain value."""
+        return ScamLinkParams(frozenset(self.allowed_domains))
+
+
+class MassMentionRule(_AutomodRule):
+    """More than `max_mentions` distinct users and roles mentioned at once."""
+
+    kind: Literal["mass_mentions"]
+    max_mentions: int = Field(default=5, ge=1, le=100)
+
+    def params(self) -> RuleParams:
+        """The kind's settings as a pure domain value."""
+        return MassMentionParams(self.max_mentions)
+
+
+class CapsRule(_AutomodRule):
+    """More than `max_percent` of the letters in capitals (messages of `min_letters` or more)."""
+
+    kind: Literal["caps"]
+    max_percent: int = Field(default=70, ge=1, le=99)
+    min_letters: int = Field(default=10, ge=1, le=4000)
+
+    def params(self) -> RuleParams:
+        """The kind's settings as a pure domain value."""
+        return CapsParams(self.max_percent, self.min_letters)
+
+
+class ZalgoRule(_AutomodRule):
+    """A character carrying more than `max_marks` combining marks."""
+
+    kind: Literal["zalgo"]
+    max_marks: int = Field(default=3, ge=1, le=50)
+
+    def params(self) -> RuleParams:
+        """The kind's settings as a pure domain value."""
+        return ZalgoParams(self.max_marks)
+
+
+class EmojiFloodRule(_AutomodRule):
+    """More than `max_emojis` emojis in one message."""
+
+    kind: Literal["emoji_flood"]
+    max_emojis: int = Field(default=10, ge=1, le=500)
+
+    def params(self) -> RuleParams:
+        """The kind's settings as a pure domain value."""
+        return EmojiFloodParams(self.max_emojis)
+
+
+Extension = Annotated[str, Field(pattern=r"^\.?[A-Za-z0-9]{1,16}$")]
+
+
+class AttachmentRule(_AutomodRule):
+    """Files by extension (executables by default) or content type prefix."""
+
+    kind: Literal["attachments"]
+    blocked_extensions: list[Extension] = Field(
+        default_factory=lambda: sorted(DANGEROUS_EXTENSIONS), max_length=500
+    )
+    allowed_extensions: list[Extension] = Field(default_factory=list, max_length=500)
+    blocked_content_types: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+    def params(self) -> RuleParams:
+        """The kind's settings as a pure domain value."""
+        return AttachmentParams(
+            frozenset(self.blocked_extensions),
+            frozenset(self.allowed_extensions),
+            tuple(self.blocked_content_types),
+        )
+
+
+AutomodRuleConfig = Annotated[
+    BlockedTermsRule
+    | RegexRule
+    | InviteRule
+    | ScamLinkRule
+    | MassMentionRule
+    | CapsRule
+    | ZalgoRule
+    | EmojiFloodRule
+    | AttachmentRule,
+    Field(discriminator="kind"),
+]
+
+
+def _default_automod_rules() -> list[AutomodRuleConfig]:
+    """A fresh server is protected from invite spam, scam links and mass mentions."""
+    return [
+        InviteRule(kind="invites"),
+        ScamLinkRule(
+            kind="scam_links",
+            actions=[
+                AutomodActionConfig(type="delete"),
+                AutomodActionConfig(type="timeout", duration_minutes=60),
+                AutomodActionConfig(type="alert"),
+            ],
+            strike_weight=3,
+        ),
+        MassMentionRule(
+            kind="mass_mentions",
+            actions=[
+                AutomodActionConfig(type="delete"),
+                AutomodActionConfig(type="timeout", duration_minutes=10),
+            ],
+            strike_weight=2,
+        ),
+    ]
+
+
 class AutomodConfig(_Section):
-    """Blocked words and the action the fast path takes on a hit."""
+    """Blocked words and the typed rules the fast path judges every message with.
+
+    `blocked_terms`/`action`/`strike_weight` are the original blocked-terms rule (named
+    `blocked_terms`); `rules` adds any number of typed rules. Exempt roles and channels apply
+    to every rule.
+    """
 
     enabled: bool = True
     blocked_terms: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
@@ -35,6 +367,7 @@ class AutomodConfig(_Section):
     strike_weight: int = Field(default=1, ge=0, le=100)
     exempt_role_ids: list[Snowflake] = Field(default_factory=list)
     exempt_channel_ids: list[Snowflake] = Field(default_factory=list)
+    rules: list[AutomodRuleConfig] = Field(default_factory=_default_automod_rules, max_length=200)
 
     @model_validator(mode="after")
     def _terms_can_match(self) -> AutomodConfig:
@@ -47,6 +380,32 @@ class AutomodConfig(_Section):
         if problems:
             raise ValueError("; ".join(problems[:10]))
         return self
+
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> AutomodConfig:
+        """Verdicts and dry runs name rules, so two rules must not share a name."""
+        names = ["blocked_terms"] if self.blocked_terms else []
+        names += [rule.rule_name for rule in self.rules]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(
+                f"two rules are named {', '.join(duplicated)}; give each rule its own `name`"
+            )
+        return self
+
+    def to_domain(self) -> AutomodRules:
+        """The pure domain rules (nothing when automod is off; disabled rules left out)."""
+        if not self.enabled:
+            return AutomodRules()
+        return AutomodRules(
+            blocked_terms=tuple(self.blocked_terms),
+            normalise_evasions=self.normalise_evasions,
+            action=self.action,
+            strike_weight=self.strike_weight,
+            exempt_role_ids=frozenset(self.exempt_role_ids),
+            exempt_channel_ids=frozenset(self.exempt_channel_ids),
+            rules=tuple(rule.to_domain() for rule in self.rules if rule.enabled),
+        )
 
 
 class LadderStep(_Section):
@@ -92,8 +451,22 @@ class ApprovalsConfig(_Section):
     timeout_minutes: int = Field(default=24 * 60, ge=1, le=7 * 24 * 60)
     timeout_policy: Literal["reject", "fallback"] = "reject"
     fallback_action: Action = "timeout"
+    fallback_duration_minutes: int = Field(default=60, ge=1, le=40320)
     approver_telegram_ids: list[int] = Field(default_factory=list)
     approver_role_ids: list[Snowflake] = Field(default_factory=list)
+
+
+class ModerationConfig(_Section):
+    """How the member's moderation workflow talks to members and staff."""
+
+    dm_members: bool = True
+    """Tell the member by DM of a warning, timeout, kick or ban (before a kick or ban)."""
+    appeals_enabled: bool = True
+    """A banned or timed-out member gets an Appeal button in that DM."""
+    alert_after_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    """An approval pending this long alerts the staff (Telegram and the mod-log), once."""
+    ai_review: bool = True
+    """Messages automod flags for the ladder, and moderators' reports, go to the AI reviewer."""
 
 
 class _GainRange(_Section):
@@ -213,6 +586,7 @@ class ServerConfig(_Section):
     automod: AutomodConfig = Field(default_factory=AutomodConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
+    moderation: ModerationConfig = Field(default_factory=ModerationConfig)
     xp: XPConfig = Field(default_factory=XPConfig)
     achievements: list[AchievementConfig] | None = Field(
         default=None, max_length=200, description="None: the built-in set; [] turns them off"

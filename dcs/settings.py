@@ -37,10 +37,27 @@ class Settings(BaseSettings):
     anthropic_model: str = "claude-3-5-haiku-latest"
     openai_model: str = "gpt-4o-mini"
     gemini_model: str = "gemini-2.0-flash"
+    anthropic_base_url: str | None = None  # None: the SDK's default (api.anthropic.com)
+    openai_base_url: str | None = None  # None: the SDK's default (api.openai.com/v1)
+    gemini_base_url: str | None = None  # None: the SDK's default (generativelanguage...)
+    ai_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="Per-request timeout of one AI provider call."
+    )
+    ai_max_retries: int = Field(
+        default=1, ge=0, le=3, description="SDK retries per provider before falling through."
+    )
 
     # Telegram approvals
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: str | None = None
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Telegram Bot API base (a local Bot API server, or the sandbox's fake one).",
+    )
+    telegram_sandbox_port: int = Field(
+        default=8766,
+        description="Sandbox mode without TELEGRAM_BOT_TOKEN: where the local Telegram listens.",
+    )
 
     webhook_secret: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -62,6 +79,13 @@ class Settings(BaseSettings):
     api_port: int = 8080
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8765
+
+    # Scam-link list: the shipped snapshot until the feed's first refresh lands
+    scam_feed_url: str = Field(
+        default="https://raw.githubusercontent.com/nikolaischunk/discord-phishing-links/main/domain-list.json",
+        description="JSON list, {'domains': [...]} or one domain a line; empty turns refresh off.",
+    )
+    scam_feed_refresh_hours: float = Field(default=6.0, gt=0, le=24 * 7)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from types import FrameType
 
+from approvals.telegram_config import telegram_endpoint, uses_sandbox_telegram
 from dcs.settings import Settings
 from dcs.temporal import port_open, start_dev_server
 
@@ -41,12 +42,17 @@ class Supervisor:
         names = ["worker", "api", "gateway"]
         if self.settings.sandbox:
             names.insert(0, "simulator")
+        if telegram_endpoint(self.settings) is not None:
+            names.append("telegram")
         for name in names:
             child = Child(name, [sys.executable, "-m", "dcs", name])
             self._spawn(child)
             self.children.append(child)
             if name == "simulator":
                 self._wait_port(self.settings.sandbox_host, self.settings.sandbox_port, child)
+                if uses_sandbox_telegram(self.settings):
+                    port = self.settings.telegram_sandbox_port
+                    self._wait_port(self.settings.sandbox_host, port, child)
             elif name == "api":
                 self._wait_port(self.settings.api_host, self.settings.api_port, child)
 

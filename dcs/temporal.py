@@ -7,19 +7,28 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.ai_review import AIReviewActivities
+from activities.approval_records import ApprovalRecordActivities
 from activities.discord_rest import DiscordActivities, DiscordHttp
 from activities.engagement import EngagementActivities
+from activities.moderation_actions import ModerationActions
+from activities.moderation_policy import ModerationPolicyActivities
 from activities.records import RecordActivities
+from activities.scam_feed import ScamFeedActivities
+from approvals.telegram_activities import TelegramActivities
 from dcs.settings import Settings
 from workflows.moderation import ModerationWorkflow
+from workflows.scam_feed import ScamFeedRefreshWorkflow
 
-WORKFLOWS = [ModerationWorkflow]
+WORKFLOWS = [ModerationWorkflow, ScamFeedRefreshWorkflow]
 
 
 def bundled_binary(name: str) -> str:
@@ -95,23 +104,62 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
 
 
+def moderation_activities(
+    sessions: async_sessionmaker[AsyncSession], discord_http: DiscordHttp
+) -> list[Callable[..., Any]]:
+    """The member's moderation workflow's own activities (Telegram and AI review come apart)."""
+    records = RecordActivities(sessions)
+    approvals = ApprovalRecordActivities(sessions)
+    actions = ModerationActions(discord_http, sessions)
+    return [
+        records.record_case,
+        DiscordActivities(discord_http).post_mod_log,
+        ModerationPolicyActivities(sessions).load_moderation_policy,
+        approvals.create_pending_approval,
+        approvals.set_approval_telegram_message,
+        approvals.expire_approval,
+        approvals.finish_approval,
+        approvals.mark_approval_alerted,
+        approvals.set_appeal_status,
+        actions.apply_timeout,
+        actions.remove_timeout,
+        actions.kick_member,
+        actions.ban_member,
+        actions.unban_member,
+        actions.dm_member,
+        actions.post_approval_request,
+        actions.edit_approval_message,
+        actions.post_alert,
+    ]
+
+
 def build_worker(
     client: Client,
     task_queue: str,
     sessions: async_sessionmaker[AsyncSession],
     discord_http: DiscordHttp,
+    ai_review: AIReviewActivities | None = None,
+    telegram: TelegramActivities | None = None,
 ) -> Worker:
-    """One worker with every workflow and activity of the suite registered."""
-    records = RecordActivities(sessions)
-    discord = DiscordActivities(discord_http)
+    """One worker with every workflow and activity of the suite registered.
+
+    `ai_review` defaults to the local classifier only (no provider keys).
+    """
+    ai = ai_review or AIReviewActivities(None, sessions)
     engagement = EngagementActivities(sessions)
+    tg = telegram or TelegramActivities(sessions, None)  # None: Telegram off, activities no-op
+    scam_feed = ScamFeedActivities(sessions)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=[
-            records.record_case,
-            discord.post_mod_log,
+            *moderation_activities(sessions, discord_http),
             engagement.award_event_participation,
+            ai.review,
+            tg.send_approval,
+            tg.show_outcome,
+            tg.alert,
+            scam_feed.refresh_scam_feed,
         ],
     )

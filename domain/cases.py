@@ -33,6 +33,8 @@ class Violation:
     needs_review: bool = False
     """Ask the AI reviewer first (the fast path flagged it, or a person reported it)."""
     context: tuple[str, ...] = ()
+    content: str | None = None
+    """The whole message, when it is to be reviewed (the excerpt is only what matched)."""
     """Recent messages around the offending one (oldest first), for the AI reviewer."""
 
 

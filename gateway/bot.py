@@ -14,14 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from dcs.server_config import ServerConfig, default_server_config
-from domain.automod import AutomodVerdict, MessageSnapshot
+from domain.automod import MessageSnapshot
 from domain.cases import Violation, violation_from_json, violation_to_json
 from domain.xp_tracker import XPAward
+from gateway.automod_actions import perform, snapshot_of
 from gateway.commands import register as register_commands
 from gateway.engagement import Earned, EngagementService
 from gateway.guild_rules import GuildRules, RulesCache
 from gateway.intents import suite_intents
 from gateway.invites import InviteTracker
+from gateway.moderation_events import ModerationEvents
 from gateway.payload_guard import PayloadGuard
 from gateway.rewards import announce_earned, announce_level_up, sync_reward_roles
 from gateway.sandbox import sandbox_config
@@ -36,42 +38,6 @@ CONFIG_REFRESH_SECONDS = 5.0
 SIGNAL_ATTEMPTS = 3
 OUTBOX_RETRY_SECONDS = 5.0
 REPORT = "moderation.report"
-
-
-def snapshot_of(message: discord.Message) -> MessageSnapshot | None:
-    """Translate a discord.py message into the domain's plain snapshot (guild messages only)."""
-    if message.guild is None:
-        return None
-    author = message.author
-    role_ids = frozenset(r.id for r in getattr(author, "roles", ()))
-    return MessageSnapshot(
-        guild_id=message.guild.id,
-        channel_id=message.channel.id,
-        author_id=author.id,
-        author_role_ids=role_ids,
-        author_is_bot=author.bot,
-        content=message.content,
-    )
-
-
-def violation_of(message: discord.Message, verdict: AutomodVerdict, rules: GuildRules) -> Violation:
-    """The report a member's moderation workflow receives for an automod hit."""
-    assert message.guild is not None
-    return Violation(
-        guild_id=message.guild.id,
-        user_id=message.author.id,
-        source_key=f"automod:{message.id}",
-        source="automod",
-        action=verdict.action,
-        reason=f"Blocked term ({verdict.term})",
-        occurred_at=message.created_at.astimezone(UTC),
-        rule=verdict.rule,
-        points=verdict.strike_weight,
-        channel_id=message.channel.id,
-        message_id=message.id,
-        excerpt=verdict.excerpt,
-        mod_log_channel_id=rules.config.mod_log_channel_id,
-    )
 
 
 class SuiteBot(discord.Client):
@@ -102,6 +68,7 @@ class SuiteBot(discord.Client):
         self._pending: set[asyncio.Task[None]] = set()
         self._role_locks: dict[tuple[int, int], asyncio.Lock] = {}
         self.invites = InviteTracker()
+        self.moderation = ModerationEvents(self)
 
     async def setup_hook(self) -> None:
         """Start the config refresher and the XP flusher; publish the slash commands."""
@@ -197,6 +164,7 @@ class SuiteBot(discord.Client):
 
     async def on_member_join(self, member: discord.Member) -> None:
         """Credit the inviter; a member who comes back gets their reward roles again."""
+        self._spawn(self.moderation.on_member_join(member))  # a running sanction holds
         inviter = await self.invites.inviter_of_join(member.guild)
         if inviter is not None and inviter != member.id:
             self._spawn(self._count_invite(member.guild.id, inviter))
@@ -204,6 +172,14 @@ class SuiteBot(discord.Client):
             row = await get_member_level(session, member.guild.id, member.id)
         if row is not None and row.xp > 0:
             await self.sync_reward_roles(member, row.xp)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Moderation buttons, menus and forms (slash commands go through the tree)."""
+        await self.moderation.on_interaction(interaction)
+
+    async def on_audit_log_entry_create(self, entry: discord.AuditLogEntry) -> None:
+        """Bans, kicks and timeouts made by hand in Discord become cases."""
+        await self.moderation.on_audit_log_entry(entry)
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """Each guild in GUILD_CREATE gets its rules compiled before messages are judged."""
@@ -222,18 +198,21 @@ class SuiteBot(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         """The fast path: judge in-process, delete at once, and report to the member's workflow."""
-        snapshot = snapshot_of(message)
-        if snapshot is None or snapshot.author_is_bot:
+        if message.guild is None or message.author == self.user:
+            return
+        snapshot = snapshot_of(message, self.invites.codes(message.guild.id))
+        if snapshot is None:
             return
         rules = self.rules.get(snapshot.guild_id)
         if rules is None:
             assert message.guild is not None
             rules = await self.rules.load(message.guild.id, message.guild.name)
-        verdict = rules.automod.judge(snapshot)
+        judgement = rules.automod.judge(snapshot)
         self.handled += 1
-        if verdict is not None:
-            await self._delete(message)
-            await self._report(violation_of(message, verdict, rules))
+        if judgement is not None:
+            await perform(self, message, judgement, rules.config)
+            return
+        if snapshot.author_is_bot:
             return
         await self._award_xp(message, snapshot, rules)
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dcs.server_config import ConfigError, ServerConfig, default_server_config, parse_server_config
 from domain.automod import AutomodRules, CompiledAutomod, compile_automod
+from domain.automod_rules import ScamDetector
 from storage.servers import (
     VersionConflict,
     config_versions,
@@ -33,15 +34,29 @@ class GuildRules:
 
 def automod_rules(config: ServerConfig) -> AutomodRules:
     """Translate the validated config section into the pure domain rules."""
-    section = config.automod
-    return AutomodRules(
-        blocked_terms=tuple(section.blocked_terms if section.enabled else ()),
-        normalise_evasions=section.normalise_evasions,
-        action=section.action,
-        strike_weight=section.strike_weight,
-        exempt_role_ids=frozenset(section.exempt_role_ids),
-        exempt_channel_ids=frozenset(section.exempt_channel_ids),
-    )
+    return config.automod.to_domain()
+
+
+def scam_detector() -> ScamDetector | None:
+    """The shipped scam-link detector (cached by its loader), or None if it cannot load."""
+    try:
+        from dcs.scam_snapshot import shipped_detector
+    except ImportError:
+        log.warning("no scam-link snapshot module; scam-link rules are off")
+        return None
+    try:
+        detector: ScamDetector = shipped_detector()
+    except Exception:
+        log.exception("could not load the scam-link snapshot; scam-link rules are off")
+        return None
+    return detector
+
+
+def compile_config(config: ServerConfig) -> CompiledAutomod:
+    """The config's automod rules compiled for the fast path, with the scam-link detector."""
+    rules = automod_rules(config)
+    needs_detector = any(rule.kind == "scam_links" for rule in rules.rules)
+    return compile_automod(rules, scam_detector=scam_detector() if needs_detector else None)
 
 
 def compile_guild_rules(guild_id: int, version: int, raw: dict | None) -> GuildRules:
@@ -51,7 +66,10 @@ def compile_guild_rules(guild_id: int, version: int, raw: dict | None) -> GuildR
     except ConfigError as exc:
         log.error("guild %s has an invalid stored config, using defaults: %s", guild_id, exc)
         config = default_server_config()
-    return GuildRules(guild_id, version, config, compile_automod(automod_rules(config)))
+    automod = compile_config(config)
+    if automod.skipped:
+        log.warning("guild %s: automod rules %s cannot run", guild_id, list(automod.skipped))
+    return GuildRules(guild_id, version, config, automod)
 
 
 class RulesCache:

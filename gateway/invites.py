@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import KeysView
 
 import discord
 
@@ -18,6 +19,10 @@ class InviteTracker:
     def __init__(self) -> None:
         self._uses: dict[int, dict[str, int]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+
+    def codes(self, guild_id: int) -> KeysView[str]:
+        """The guild's current invite codes (a live view; automod allows links to them)."""
+        return self._uses.get(guild_id, {}).keys()
 
     def tracks(self, guild_id: int) -> bool:
         """Whether joins in this guild can be attributed (a snapshot exists)."""

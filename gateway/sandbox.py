@@ -6,6 +6,7 @@ from typing import Any
 
 import discord
 
+from approvals.telegram_config import SANDBOX_TELEGRAM_APPROVER_ID
 from dcs.server_config import default_server_config
 
 SANDBOX_BLOCKED_TERMS = ["scam*", "free nitro", "badword", "idiot"]
@@ -19,4 +20,6 @@ def sandbox_config(guild: discord.Guild) -> dict[str, Any]:
     if mod_log is not None:
         config["mod_log_channel_id"] = mod_log.id
     config["culture"] = "A friendly sandbox community for trying the suite."
+    # the person clicking in the sandbox's Telegram page (http://127.0.0.1:8766/) may decide
+    config["approvals"]["approver_telegram_ids"] = [SANDBOX_TELEGRAM_APPROVER_ID]
     return config

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors, payloads
-from .models import Channel, Guild, User
+from .models import Channel, Guild, Message, User
 from .world import World
 
 OPTION_TYPES = {
@@ -214,14 +214,33 @@ def _interaction_channel(world: World, channel: Channel, user_id: int) -> dict[s
     return data
 
 
-def find_command(world: World, guild: Guild | None, name: str) -> dict[str, Any] | None:
-    """Find a registered chat-input command by name (guild commands first)."""
+def find_command(
+    world: World, guild: Guild | None, name: str, kind: int = 1
+) -> dict[str, Any] | None:
+    """Find a registered command by name and type (1 chat input, 3 message; guild first)."""
     pools = ([guild.commands] if guild is not None else []) + [world.global_commands]
     for pool in pools:
         for command in pool.values():
-            if command.get("name") == name and int(command.get("type", 1)) == 1:
+            if command.get("name") == name and int(command.get("type", 1)) == kind:
                 return command
     return None
+
+
+def message_command_data(
+    world: World, guild: Guild | None, name: str, target: Message
+) -> dict[str, Any]:
+    """Build ``data`` for a message context-menu command (type 3) run on ``target``."""
+    command = find_command(world, guild, name, kind=3)
+    data: dict[str, Any] = {
+        "id": str(command["id"]) if command else str(world.new_id()),
+        "name": name,
+        "type": 3,
+        "target_id": str(target.id),
+        "resolved": {"messages": {str(target.id): payloads.message(world, target)}},
+    }
+    if command and command.get("guild_id"):
+        data["guild_id"] = command["guild_id"]
+    return data
 
 
 class OptionBuilder:

@@ -17,6 +17,7 @@ from .interactions import (
     command_data,
     component_data,
     interaction_payload,
+    message_command_data,
     new_record,
 )
 from .models import (
@@ -299,6 +300,22 @@ class ScriptingMixin:
         data = command_data(self.world, guild, name, options)
         record = new_record(
             self.world, kind=2, guild=guild, channel=target, user=invoker, data=data
+        )
+        return self._issue(record)
+
+    async def invoke_message_command(
+        self, name: str, user: UserRef, message_id: int
+    ) -> InteractionRecord:
+        """A member runs the message context-menu command ``name`` on a message (type 2/3)."""
+        target = self.world.find_message(message_id)
+        channel = self.world.resolve_channel(target.channel_id)
+        invoker = self.world.resolve_user(user)
+        guild = self.world.guilds.get(channel.guild_id or 0)
+        if guild is not None and invoker.id not in guild.members:
+            raise errors.unknown("member")
+        data = message_command_data(self.world, guild, name, target)
+        record = new_record(
+            self.world, kind=2, guild=guild, channel=channel, user=invoker, data=data
         )
         return self._issue(record)
 

@@ -1,15 +1,31 @@
-"""Moderation endpoints: the case log (more actions arrive with the moderation feature)."""
+"""Moderation endpoints: the case log, and actions a moderator takes through the API.
+
+`POST /action` reports the action to the member's moderation workflow, exactly as a slash command
+does (signal-with-start of `moderation:{guild}:{user}`); the workflow records the numbered case,
+asks for approval when the server lists the action as sensitive, applies it and posts the mod-log.
+The API cannot see Discord's role hierarchy, so it trusts moderator tokens with the choice of
+member; the workflow still refuses what Discord refuses (the owner, anyone above the bot).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Header, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from api.deps import CallerDep, SessionDep
+from api.deps import CallerDep, SessionDep, TemporalDep
+from api.errors import ApiError
+from dcs.server_config import ConfigError, parse_server_config
+from domain.cases import LiftRequest, Violation
 from storage.cases import CaseRecord, list_cases
+from storage.servers import get_server_config
+from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/servers/{server_id}/moderation", tags=["moderation"])
 
@@ -83,3 +99,128 @@ async def moderation_logs(
     page = cases[:limit]
     next_cursor = page[-1].case_number if len(cases) > limit else None
     return CasePage(items=[CaseOut.of(c) for c in page], next_cursor=next_cursor)
+
+
+MAX_TIMEOUT_MINUTES = 40320  # Discord's limit: 28 days
+POINTS = {"warn": 1, "timeout": 1, "kick": 1, "ban": 0, "note": 0}
+"""Strike points, as for the slash commands."""
+
+
+class ActionIn(BaseModel):
+    """A moderator's action on one member."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["warn", "timeout", "kick", "ban", "unban", "note"]
+    user_id: Annotated[int, Field(gt=0, lt=2**64, description="The member (string or number)")]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    duration_minutes: Annotated[
+        int | None,
+        Field(ge=1, le=525_600, description="Timeout length (required), or a temporary ban"),
+    ] = None
+
+    @model_validator(mode="after")
+    def _duration_fits(self) -> Self:
+        if self.action == "timeout":
+            if self.duration_minutes is None:
+                raise ValueError("a timeout needs duration_minutes")
+            if self.duration_minutes > MAX_TIMEOUT_MINUTES:
+                raise ValueError(f"a timeout lasts at most {MAX_TIMEOUT_MINUTES} minutes")
+        elif self.duration_minutes is not None and self.action != "ban":
+            raise ValueError(f"duration_minutes applies to timeout and ban, not {self.action}")
+        if not self.reason.strip():
+            raise ValueError("reason must not be blank")
+        return self
+
+
+class ActionAccepted(BaseModel):
+    """The action was handed to the member's workflow; its case appears in the log."""
+
+    status: Literal["accepted"] = "accepted"
+    action: str
+    user_id: str
+    workflow_id: str
+    source_key: str
+    """The case's idempotency key: `GET /logs` shows the case once the workflow records it."""
+
+
+@router.post("/action", status_code=202, response_model=ActionAccepted)
+async def moderation_action(
+    server_id: int,
+    body: ActionIn,
+    session: SessionDep,
+    caller: CallerDep,
+    temporal: TemporalDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=100, description="Repeat a request safely: the same key, one case"),
+    ] = None,
+) -> ActionAccepted:
+    """Warn, time out, kick, ban, unban or note a member (moderator role)."""
+    caller.require(server_id, "moderator")
+    key = idempotency_key or uuid.uuid4().hex
+    source_key = f"api:token:{caller.token_id}:{key}"
+    now = datetime.now(UTC)
+    signal: str
+    argument: Violation | LiftRequest
+    if body.action == "unban":
+        signal = "lift"
+        argument = LiftRequest(
+            guild_id=server_id,
+            user_id=body.user_id,
+            sanction="ban",
+            reason=body.reason,
+            source_key=source_key,
+            requested_at=now,
+        )
+    else:
+        signal = "report"
+        argument = Violation(
+            guild_id=server_id,
+            user_id=body.user_id,
+            source_key=source_key,
+            source="api",
+            action=body.action,
+            reason=body.reason,
+            occurred_at=now,
+            points=POINTS[body.action],
+            mod_log_channel_id=await _mod_log_channel(session, server_id),
+            duration_minutes=body.duration_minutes,
+            explicit=True,
+            already_applied=body.action == "note",
+        )
+    workflow_id = moderation_workflow_id(server_id, body.user_id)
+    try:
+        await temporal.client.start_workflow(
+            ModerationWorkflow.run,
+            ModerationInput(server_id, body.user_id),
+            id=workflow_id,
+            task_queue=temporal.task_queue,
+            start_signal=signal,
+            start_signal_args=[argument],
+        )
+    except Exception as exc:
+        log.warning("could not signal %s: %s", workflow_id, exc)
+        raise ApiError(
+            503,
+            "unavailable",
+            "The moderation service could not be reached; nothing was done. Retry with the "
+            "same Idempotency-Key.",
+        ) from exc
+    return ActionAccepted(
+        action=body.action,
+        user_id=str(body.user_id),
+        workflow_id=workflow_id,
+        source_key=source_key,
+    )
+
+
+async def _mod_log_channel(session: SessionDep, server_id: int) -> int | None:
+    """The server's mod-log channel, if its stored config names one."""
+    stored, _ = await get_server_config(session, server_id)
+    if stored is None:
+        return None
+    try:
+        return parse_server_config(stored).mod_log_channel_id
+    except ConfigError:
+        return None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from discord import app_commands
 
-from gateway.commands import engagement
+from gateway.commands import automod, engagement, moderation, report
 
 
 def register(tree: app_commands.CommandTree) -> None:
     """Add every feature's commands to the tree (synced to Discord at start-up)."""
-    for command in engagement.COMMANDS:
-        tree.add_command(command)
+    for module in (engagement, moderation, automod, report):
+        for command in module.COMMANDS:
+            tree.add_command(command)

@@ -32,6 +32,7 @@ def suite_env(tmp_path: Path) -> dict[str, str]:
         TEMPORAL_UI_PORT=str(free_port()),
         API_PORT=str(free_port()),
         SANDBOX_PORT=str(free_port()),
+        TELEGRAM_SANDBOX_PORT=str(free_port()),
         LOG_LEVEL="INFO",
     )
     return env
@@ -72,6 +73,9 @@ def test_dcs_up_runs_the_whole_suite_in_sandbox_mode_and_stops_cleanly(suite_env
         assert httpx.get(f"{api}/docs").status_code == 200
         ui = httpx.get(f"http://127.0.0.1:{suite_env['TEMPORAL_UI_PORT']}/")
         assert ui.status_code == 200
+        telegram = f"http://127.0.0.1:{suite_env['TELEGRAM_SANDBOX_PORT']}"
+        assert f"Telegram       {telegram}/" in banner
+        assert "Sandbox approvals" in httpx.get(f"{telegram}/").text
         demo = subprocess.run(
             [*DCS, "demo"],
             cwd=tmp_path,
@@ -90,7 +94,7 @@ def test_dcs_up_runs_the_whole_suite_in_sandbox_mode_and_stops_cleanly(suite_env
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     assert proc.returncode == 0
-    for port in ("API_PORT", "SANDBOX_PORT"):
+    for port in ("API_PORT", "SANDBOX_PORT", "TELEGRAM_SANDBOX_PORT"):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", int(suite_env[port]))) != 0, f"{port} still open"
 

@@ -24,6 +24,16 @@ from workflows.moderation import (
 MOD_LOG_ROUTE = "/channels/{channel_id}/messages"
 
 
+def mod_log_posts(sim: DiscordSimulator, status: int | None = None):
+    """POSTs to #mod-log only (the member's warning DM goes to the same route)."""
+    channel = sim.world.channel("mod-log")
+    return [
+        r
+        for r in sim.requests("POST", MOD_LOG_ROUTE, status=status)
+        if r.path.endswith(f"/channels/{channel}/messages")
+    ]
+
+
 @pytest.fixture
 async def sim():
     async with DiscordSimulator() as simulator:
@@ -98,9 +108,10 @@ async def test_each_report_becomes_one_numbered_case_and_a_mod_log_post(
 ):
     client = time_skipping_env.client
     async with worker_for():
-        handle = await report(client, task_queue, violation(sim, "automod:1", points=2))
+        # 1 + 1 active points: the default ladder's first rung (a warning by DM), no new case
+        handle = await report(client, task_queue, violation(sim, "automod:1"))
         await signal_same(handle, violation(sim, "automod:2"))
-        await signal_same(handle, violation(sim, "automod:1", points=2))  # re-delivered: ignored
+        await signal_same(handle, violation(sim, "automod:1"))  # re-delivered: ignored
         cases = await eventually(
             lambda: _at_least(cases_for(session_factory, sim.world.guild_id), 2)
         )
@@ -108,8 +119,8 @@ async def test_each_report_becomes_one_numbered_case_and_a_mod_log_post(
     assert [c.case_number for c in cases] == [2, 1]
     assert {c.source_key for c in cases} == {"automod:1", "automod:2"}
     assert all(c.workflow_id == handle.id for c in cases)
-    assert standing.active_points == 3
-    posts = sim.requests("POST", MOD_LOG_ROUTE, status=200)
+    assert standing.active_points == 2
+    posts = mod_log_posts(sim, status=200)
     titles = sorted(p.json["embeds"][0]["title"] for p in posts)
     assert titles == ["Case #1", "Case #2"]
     assert len(sim.messages("mod-log")) == 2
@@ -133,7 +144,7 @@ async def test_rate_limited_mod_log_waits_retry_after_and_posts_once(
         handle = await report(time_skipping_env.client, task_queue, violation(sim, "k-429"))
         await eventually(lambda: _standing_done(handle, 1))
         await eventually(lambda: len(sim.messages("mod-log")) == 1)
-    attempts = sim.requests("POST", MOD_LOG_ROUTE)
+    attempts = mod_log_posts(sim)
     assert [a.status for a in attempts] == [429, 429, 200]
     assert attempts[1].timestamp - attempts[0].timestamp >= 0.2
 
@@ -148,7 +159,7 @@ async def test_forbidden_mod_log_is_not_retried_and_the_case_stays(
         cases = await cases_for(session_factory, sim.world.guild_id)
         desc = await handle.describe()
     assert len(cases) == 1
-    assert [a.status for a in sim.requests("POST", MOD_LOG_ROUTE)] == [403]
+    assert [a.status for a in mod_log_posts(sim)] == [403]
     assert desc.status == WorkflowExecutionStatus.RUNNING
 
 

@@ -1,0 +1,48 @@
+"""/automod test: the dry run of `dcs automod check`, in Discord, for server managers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, cast
+
+import discord
+from discord import app_commands
+
+from dcs.automod_check import compile_dry_run, describe_result, judge_texts
+
+if TYPE_CHECKING:
+    from gateway.bot import SuiteBot
+
+automod_group = app_commands.Group(
+    name="automod",
+    description="Automod tools (admins)",
+    guild_only=True,
+    default_permissions=discord.Permissions(manage_guild=True),
+)
+
+
+@automod_group.command(name="test", description="Judge a message with this server's rules")
+@app_commands.describe(text="The message to try; nothing is deleted or reported")
+async def automod_test(
+    interaction: discord.Interaction, text: app_commands.Range[str, 1, 2000]
+) -> None:
+    """Reply (only to the caller) with what the rules would do and the local model's score."""
+    assert interaction.guild is not None
+    actor = interaction.user
+    if not isinstance(actor, discord.Member) or not actor.guild_permissions.manage_guild:
+        await interaction.response.send_message("You need Manage Server for that.", ephemeral=True)
+        return
+    bot = cast("SuiteBot", interaction.client)
+    guild_id = interaction.guild.id
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    # compiling a big rule set and loading the local model take a moment: off the event loop
+    automod = await asyncio.to_thread(compile_dry_run, bot.guild_config(guild_id))
+    [result] = await asyncio.to_thread(judge_texts, automod, guild_id, [text])
+    await interaction.followup.send(
+        describe_result(result, automod, guild_id),
+        ephemeral=True,
+        allowed_mentions=discord.AllowedMentions.none(),
+    )
+
+
+COMMANDS: list[app_commands.Command | app_commands.Group] = [automod_group]
