@@ -7,7 +7,9 @@ characters ('b a d w o r d'), variants with that run joined. The automaton scans
 *collapsed* (letter runs squeezed, 'baaad' -> 'bad'); terms with double letters are then
 checked against it *expanded*, so 'as' is not 'ass'. Terms are folded by the same code.
 
-:func:`search_forms` is the hot path: C-level string operations and per-token memo lookups.
+:func:`search_forms` lists every form; matchers take the pieces on the hot path
+(:func:`search_view`, :func:`collapsed_words`, then :func:`joined_forms` only if needed): C-level
+string operations and per-token memo lookups.
 :func:`located_form` redoes one form character by character with source offsets, so
 moderators see what was actually written.
 """
@@ -234,17 +236,40 @@ _PEELS = ((False, False), (True, False), (False, True), (True, True))
 
 Form = tuple[str, list[str]]
 """A message form: collapsed padded string (what the automaton scans) and its folded words."""
+JoinedForm = tuple[list[str], list[str], "Edit"]
+"""A joined form as words: collapsed (what keys are made of), folded, and the joining edit."""
 Located = tuple[str, Sequence[int]]
 """Expanded padded form plus, per character, the index of the source character in the text."""
 Edit = Callable[[str], list[tuple[int, str]]]
 """Per-token edit: which characters of the token survive, and what each becomes."""
 
 
+_ASCII_BYTES = bytes(range(128))
+_FEW_EXTRA_BYTES = 24
+"""UTF-8 bytes beyond one per character up to which a text counts as mostly ASCII."""
+
+
 def fold(text: str, *, evasions: bool = True) -> str:
     """Fold every character: case, separators to spaces and, with evasions, look-alikes."""
     if text.isascii():
         return text.encode().translate(_EVASION_BYTES if evasions else _PLAIN_BYTES).decode()
-    return text.translate(_EVASION_TABLE if evasions else _PLAIN_TABLE)
+    table = _EVASION_TABLE if evasions else _PLAIN_TABLE
+    raw = text.encode()
+    if len(raw) - len(text) <= _FEW_EXTRA_BYTES:
+        # Mostly ASCII (chat with an emoji or two): fold the ASCII through the bytes table,
+        # then replace each distinct other character; str.translate costs per character.
+        folded = raw.translate(_EVASION_BYTES if evasions else _PLAIN_BYTES).decode()
+        others = set(raw.translate(None, _ASCII_BYTES).decode())
+        for ch in others:
+            out = table[ord(ch)]
+            if out == ch:
+                continue
+            if not out.isascii() and not others.isdisjoint(out):
+                break  # a replacement would be replaced again: one pass is needed
+            folded = folded.replace(ch, out)
+        else:
+            return folded
+    return text.translate(table)
 
 
 def _deleet_plan(token: str) -> tuple[int, int, Mapping[int, str | int | None]]:
@@ -333,7 +358,12 @@ _deleeted_word = _DELEETED.__getitem__
 
 def _padded(words: list[str], memo: Callable[[str], str]) -> str:
     """Words mapped through ``memo`` and joined with single spaces, padded for whole words."""
-    joined = f" {' '.join(map(memo, words))} "
+    return padded_words(list(map(memo, words)))
+
+
+def padded_words(words: list[str]) -> str:
+    """Words joined with single spaces and padded, so keys match whole words only."""
+    joined = f" {' '.join(words)} "
     # Tokens that fold to nothing ("!!") leave a double space; squash it.
     return joined if "  " not in joined else " " + " ".join(joined.split()) + " "
 
@@ -348,22 +378,60 @@ def _joined_views(view: str) -> list[tuple[Edit, str]]:
     return views
 
 
-def search_forms(text: str, *, evasions: bool = True) -> list[Form]:
-    """Forms a message must be searched in: as written, and with 'b a d' runs joined."""
+def ascii_fold_table(*, evasions: bool = True) -> bytes:
+    """The ``bytes.translate`` table :func:`search_view` folds ASCII text with."""
+    return _EVASION_BYTES if evasions else _PLAIN_BYTES
+
+
+def search_view(text: str, *, evasions: bool = True) -> str:
+    """Every character of ``text`` through the fold table, padded: where the forms start."""
     if text.isascii():
         table = _EVASION_BYTES if evasions else _PLAIN_BYTES
-        view = f" {text.encode().translate(table).decode()} "
-    else:
-        view = f" {text.translate(_EVASION_TABLE if evasions else _PLAIN_TABLE)} "
-    words = view.split()
-    if not evasions:
-        return [(" " + " ".join(words) + " ", words)]
-    forms = [(_padded(words, _collapsed_word), words)]
-    if _SINGLES_HINT.search(view) is not None:
-        for _, joined in _joined_views(view):
-            joined_words = joined.split()
-            forms.append((_padded(joined_words, _collapsed_word), joined_words))
+        return f" {text.encode().translate(table).decode()} "
+    return f" {fold(text, evasions=evasions)} "
+
+
+def collapsed_words(words: list[str]) -> list[str]:
+    """Each folded word with leet stand-ins mapped and letter runs squeezed (memoised)."""
+    return list(map(_collapsed_word, words))
+
+
+def collapsed_word(word: str) -> str:
+    """One folded word with leet stand-ins mapped and letter runs squeezed (memoised)."""
+    return _collapsed_word(word)
+
+
+def deleeted_word(word: str) -> str:
+    """One folded word with leet stand-ins mapped, runs kept: as in :func:`expand` (memoised)."""
+    return _deleeted_word(word)
+
+
+def joined_forms(view: str) -> list[JoinedForm]:
+    """Forms 1.. of :func:`search_forms` as words: runs of singles joined (evasions only).
+
+    Each comes with the edit that joined it, for :func:`located_form`.
+    """
+    if _SINGLES_HINT.search(view) is None:
+        return []
+    forms = []
+    for edit, joined in _joined_views(view):
+        words = joined.split()
+        forms.append((collapsed_words(words), words, edit))
     return forms
+
+
+def search_forms(text: str, *, evasions: bool = True) -> list[Form]:
+    """Forms a message must be searched in: as written, and with 'b a d' runs joined.
+
+    Matchers use :func:`search_view`, :func:`collapsed_words` and :func:`joined_forms`
+    directly, so the joined forms are only built when the text as written has no hit.
+    """
+    view = search_view(text, evasions=evasions)
+    words = view.split()
+    forms = [(collapsed_words(words) if evasions else words, words)]
+    if evasions:
+        forms += [(collapsed, words) for collapsed, words, _ in joined_forms(view)]
+    return [(padded_words(collapsed), words) for collapsed, words in forms]
 
 
 def expand(words: list[str]) -> str:
@@ -380,13 +448,19 @@ def term_form(term: str, *, evasions: bool = True) -> str:
 
 
 def _leet_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Spans of the space-delimited tokens that contain a leet stand-in."""
+    """Spans of the space-delimited tokens whose leet stand-ins change them ('a55', not '45').
+
+    A token that de-leets to itself keeps every character as it is, so editing it would
+    change nothing.
+    """
     pos = 0
     while (found := _LEET_CHAR.search(text, pos)) is not None:
         start = text.rfind(" ", 0, found.start()) + 1
         end = text.find(" ", found.start())
         end = len(text) if end < 0 else end
-        yield start, end
+        token = text[start:end]
+        if _deleeted_word(token) != token:
+            yield start, end
         pos = end
 
 
@@ -415,11 +489,11 @@ def _tracked_sub(spans: Iterable[tuple[int, int]], edit: Edit, located: Located)
     return "".join(chars), out_offsets
 
 
-def _tracked_fold(text: str, evasions: bool) -> Located:
-    """Padded :func:`fold` with, per output character, its source index."""
-    folded = fold(text, evasions=evasions)
+def _tracked_fold(text: str, evasions: bool, view: str | None = None) -> Located:
+    """Padded :func:`fold` (``view`` when given) with, per output character, its source index."""
+    padded = " " + fold(text, evasions=evasions) + " " if view is None else view
     if text.isascii():  # ASCII folds one character to one
-        return " " + folded + " ", range(-1, len(text) + 1)
+        return padded, range(-1, len(text) + 1)
     table = _EVASION_TABLE if evasions else _PLAIN_TABLE
     offsets = [-1]
     pos = 0
@@ -431,21 +505,31 @@ def _tracked_fold(text: str, evasions: bool) -> Located:
             offsets.extend([i] * width)
             pos = i + 1
     offsets.extend(range(pos, len(text) + 1))
-    return " " + folded + " ", offsets
+    return padded, offsets
 
 
-def located_form(text: str, index: int, *, evasions: bool = True) -> Located:
+def located_form(
+    text: str,
+    index: int,
+    *,
+    evasions: bool = True,
+    view: str | None = None,
+    edit: Edit | None = None,
+) -> Located:
     """Expanded form ``index`` of :func:`search_forms`, with source offsets (hits only).
 
+    ``view`` is the text's :func:`search_view` and ``edit`` the joining edit of form
+    ``index`` (from :func:`joined_forms`) when the caller has them: saves working them out.
     Spacing is not squashed here, so patterns searched in these forms allow runs of spaces.
     """
-    view = _tracked_fold(text, evasions)
+    located = _tracked_fold(text, evasions, view)
     if not evasions:
-        return view
+        return located
     if index > 0:
-        edit, _ = _joined_views(view[0])[index - 1]
-        view = _tracked_sub(_singles_spans(view[0]), edit, view)
-    return _tracked_sub(_leet_spans(view[0]), _deleet_edit, view)
+        if edit is None:
+            edit, _ = _joined_views(located[0])[index - 1]
+        located = _tracked_sub(_singles_spans(located[0]), edit, located)
+    return _tracked_sub(_leet_spans(located[0]), _deleet_edit, located)
 
 
 def source_span(

@@ -15,6 +15,7 @@ from domain.automod import (
     BlockedTermsMatcher,
     CompiledAutomod,
     MessageSnapshot,
+    RuleAction,
     TermMatch,
     blocked_term_problem,
     compile_automod,
@@ -319,8 +320,14 @@ def automod() -> CompiledAutomod:
 
 
 def test_judge_returns_a_verdict(automod: CompiledAutomod) -> None:
-    verdict = automod.judge(snapshot("get FR33 N1TRO at my link"))
-    assert verdict == AutomodVerdict(RULE_BLOCKED_TERMS, "timeout", "free nitro", "FR33 N1TRO", 2)
+    judgement = automod.judge(snapshot("get FR33 N1TRO at my link"))
+    assert judgement is not None
+    actions = (RuleAction("delete"), RuleAction("timeout", duration_minutes=10))
+    assert judgement.verdicts == (
+        AutomodVerdict(RULE_BLOCKED_TERMS, "blocked_terms", "free nitro", "FR33 N1TRO", 2, actions),
+    )
+    verdict = judgement.verdicts[0]
+    assert (verdict.action, verdict.term, judgement.strike_weight) == ("timeout", "free nitro", 2)
 
 
 def test_clean_messages_pass(automod: CompiledAutomod) -> None:

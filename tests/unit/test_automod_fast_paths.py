@@ -307,7 +307,9 @@ def test_judge_with_gates_and_quiet_lane_matches_every_rule_checked(max_emojis: 
             author_is_bot=rng.random() < 0.1,
             author_role_ids=frozenset({rng.choice((1, 9))}),
             mention_count=rng.choice((0, 0, 2, 4, 9)),
-            attachments=rng.choice(((), (), (AttachmentInfo("x.exe"),), (AttachmentInfo("a.png"),))),
+            attachments=rng.choice(
+                ((), (), (AttachmentInfo("x.exe"),), (AttachmentInfo("a.png"),))
+            ),
             account_created_at=NOW - timedelta(days=rng.choice((1, 400))),
         )
         judgement = automod.judge(message)
