@@ -35,6 +35,7 @@ class CreateApprovalInput:
     case_number: int | None = None
     excerpt: str | None = None
     appeal_id: str | None = None
+    user_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class ApprovalRecordActivities:
                 evidence["excerpt"] = inp.excerpt
             if inp.appeal_id:
                 evidence["appeal_id"] = inp.appeal_id
+            if inp.user_name:
+                evidence["user_name"] = inp.user_name
             session.add(
                 PendingApproval(
                     id=inp.approval_id,

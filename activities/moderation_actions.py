@@ -202,6 +202,14 @@ def approval_message(inp: ApprovalPostInput) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class MemberNames:
+    """Readable names for an approval request: people decide faster on 'bob' than on an id."""
+
+    guild_name: str | None = None
+    user_name: str | None = None
+
+
 class ModerationActions:
     """What the member's moderation workflow does on Discord."""
 
@@ -361,3 +369,22 @@ class ModerationActions:
         }
         msg = await self._http.request("POST", f"/channels/{inp.channel_id}/messages", json=body)
         return int(msg["id"])
+
+    @activity.defn(name="describe_member")
+    async def describe_member(self, inp: MemberActionInput) -> MemberNames:
+        """The server's and the user's names (either None when Discord can't say)."""
+        guild_name = user_name = None
+        try:
+            guild = await self._http.request("GET", f"/guilds/{inp.guild_id}")
+            guild_name = guild.get("name") if isinstance(guild, dict) else None
+        except ApplicationError as err:
+            if not err.non_retryable:
+                raise
+        try:
+            user = await self._http.request("GET", f"/users/{inp.user_id}")
+            if isinstance(user, dict):
+                user_name = user.get("global_name") or user.get("username")
+        except ApplicationError as err:
+            if not err.non_retryable:
+                raise
+        return MemberNames(guild_name, user_name)

@@ -116,7 +116,15 @@ async def request_from_row(session: AsyncSession, row: PendingApproval) -> Appro
         duration_minutes=row.duration_minutes,
         evidence=evidence_text(row.evidence),
         guild_name=guild_name,
+        user_name=_stored(row.evidence, "user_name"),
+        case_number=int(case) if (case := _stored(row.evidence, "case_number")) else None,
     )
+
+
+def _stored(evidence: object, key: str) -> str | None:
+    """A bookkeeping value kept with the approval's evidence (names, the case number)."""
+    value = evidence.get(key) if isinstance(evidence, dict) else None
+    return str(value) if value else None
 
 
 class TelegramActivities:

@@ -48,6 +48,10 @@ def action_text(action: str, duration_minutes: int | None) -> str:
     return f"{action} ({fmt_minutes(duration_minutes)})" if duration_minutes else action
 
 
+_BOOKKEEPING_KEYS = frozenset({"case_number", "appeal_id", "user_name"})
+"""Stored with the evidence but shown elsewhere in the message (the case number) or not at all."""
+
+
 def evidence_text(evidence: Any) -> str | None:
     """The row's evidence (a JSON document of unknown shape) as one readable line."""
     if evidence is None or evidence == {} or evidence == "":
@@ -58,7 +62,8 @@ def evidence_text(evidence: Any) -> str | None:
         for key in _EVIDENCE_KEYS:
             if isinstance(evidence.get(key), str) and evidence[key]:
                 return str(evidence[key])
-        return "; ".join(f"{k}: {v}" for k, v in evidence.items())
+        shown = {k: v for k, v in evidence.items() if k not in _BOOKKEEPING_KEYS}
+        return "; ".join(f"{k}: {v}" for k, v in shown.items()) or None
     return str(evidence)
 
 

@@ -130,6 +130,7 @@ def moderation_activities(
         actions.post_approval_request,
         actions.edit_approval_message,
         actions.post_alert,
+        actions.describe_member,
     ]
 
 

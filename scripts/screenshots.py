@@ -5,14 +5,24 @@ A developer tool, not run by tests or CI. From the repository root:
     .venv/bin/python scripts/screenshots.py              # everything
     .venv/bin/python scripts/screenshots.py rank-card    # only docs/images/rank-card.png
     .venv/bin/python scripts/screenshots.py suite        # only the three screenshots
+    .venv/bin/python scripts/screenshots.py approvals    # only the two Telegram approval shots
 
-`suite` starts `dcs up` in a temporary directory (sandbox mode, SQLite; ports 8080, 8233, 8765 and
-7233 must be free), runs `dcs demo` against it, drives headless Chromium over the DevTools protocol
-(no Node, no Selenium: a WebSocket from aiohttp) and writes:
+`suite` starts `dcs up` in a temporary directory (sandbox mode, SQLite; on ports 8080, 8233, 8765,
+8766 and 7233, or spare ones where those are taken), runs `dcs demo` against it, drives headless
+Chromium over the DevTools protocol (no Node, no Selenium: a WebSocket from aiohttp) and writes:
 
     docs/images/temporal-workflows.png            the Temporal Web UI's workflow list
     docs/images/temporal-moderation-workflow.png  the demo's moderation workflow and its history
     docs/images/api-docs.png                      the management API's Swagger page
+
+`approvals` starts its own `dcs up` the same way and has the simulated moderator run `/ban bob`
+through the Discord simulator's control API, so the real gateway reports it to the real moderation
+workflow, which asks the sandbox Telegram for approval. It photographs the sandbox Telegram page,
+presses Approve there in Chromium, waits until the simulator shows bob banned and the workflow has
+edited the message, and photographs the page again:
+
+    docs/images/telegram-approval-pending.png     the request with Approve / Reject / Modify
+    docs/images/telegram-approval-approved.png    the same message edited with the outcome
 
 Chromium: /usr/bin/chromium, or set CHROMIUM=/path/to/chrome. Everything started is stopped again.
 
@@ -47,7 +57,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from PIL import Image, ImageDraw
@@ -58,6 +68,7 @@ sys.path.insert(0, str(ROOT))
 from gateway.rank_card import RankCard, render_rank_card  # noqa: E402
 
 IMAGES = ROOT / "docs" / "images"
+T = TypeVar("T")
 
 
 # --- the rank card -------------------------------------------------------------------------------
@@ -109,7 +120,13 @@ def write_sample(path: Path = IMAGES / "rank-card.png") -> Path:
 
 # --- the running suite ---------------------------------------------------------------------------
 
-DEFAULT_PORTS = {"TEMPORAL": 7233, "TEMPORAL_UI": 8233, "API": 8080, "SANDBOX": 8765}
+DEFAULT_PORTS = {
+    "TEMPORAL": 7233,
+    "TEMPORAL_UI": 8233,
+    "API": 8080,
+    "SANDBOX": 8765,
+    "TELEGRAM_SANDBOX": 8766,
+}
 BANNER_END = "Ctrl-C stops everything"
 MAX_PNG_BYTES = 400_000
 MAX_PAGE_HEIGHT = 2400
@@ -154,7 +171,12 @@ def suite_env(tmp: Path) -> dict[str, str]:
     }
     if ports != DEFAULT_PORTS:
         print(f"some default ports are busy; using {ports}")
-    env = {k: v for k, v in os.environ.items() if k != "DISCORD_BOT_TOKEN"}
+    # no Discord and no Telegram token: the simulator and the sandbox Telegram stand in
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISCORD_BOT_TOKEN", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID")
+    }
     env.update(
         DATA_DIR=str(tmp / "data"),
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/data/dcs.db",
@@ -165,6 +187,7 @@ def suite_env(tmp: Path) -> dict[str, str]:
         API_PORT=str(ports["API"]),
         SANDBOX_HOST="127.0.0.1",
         SANDBOX_PORT=str(ports["SANDBOX"]),
+        TELEGRAM_SANDBOX_PORT=str(ports["TELEGRAM_SANDBOX"]),
     )
     return env
 
@@ -255,6 +278,215 @@ def screenshot_suite(chromium_bin: str, swagger_assets: Path | None, *, keep_tmp
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- the sandbox Telegram's approval page --------------------------------------------------------
+
+APPROVAL_PAGE_SIZE = (1000, 800)
+BAN_TARGET = "bob"
+BAN_REASON = "posting scam links"
+APPROVAL_NEEDLE = "Approval needed: BAN"
+FINAL_OUTCOME = "— approved by"  # the workflow's outcome line once the ban is applied
+# clicks the first Approve button on the page (the request's inline keyboard); false if none
+CLICK_APPROVE = """(() => {
+  const button = [...document.querySelectorAll('.kb-row button')]
+    .find((b) => b.textContent.includes('Approve'));
+  if (!button) return false;
+  button.click();
+  return true;
+})()"""
+TOAST_SHOWN = "getComputedStyle(document.getElementById('toast')).display !== 'none'"
+
+
+def screenshot_approvals(chromium_bin: str, *, keep_tmp: bool) -> None:
+    """Start the suite in a temp dir, ask for a ban, photograph the Telegram page before/after."""
+    tmp = Path(tempfile.mkdtemp(prefix="dcs-screenshots-"))
+    env = suite_env(tmp)
+    try:
+        with running_suite(tmp, env):
+            asyncio.run(approval_screenshots(chromium_bin, tmp, env))
+    finally:
+        if keep_tmp:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def _poll(
+    what: str, probe: Callable[[], Coroutine[Any, Any, T | None]], timeout_s: float = 90
+) -> T:
+    """Call `probe` until it returns something truthy; TimeoutError naming `what` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = await probe()
+        if value:
+            return value
+        await asyncio.sleep(0.25)
+    raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+async def _get_json(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> Any:
+    async with http.get(url, **kwargs) as resp:
+        resp.raise_for_status()
+        return await resp.json()
+
+
+async def request_ban(
+    http: aiohttp.ClientSession, sim: str, telegram: str, bob_id: str
+) -> dict[str, Any]:
+    """The moderator runs `/ban bob`; return the Telegram approval message it leads to."""
+    body = {
+        "name": "ban",
+        "user": "moderator",
+        "channel": "general",
+        "options": {"user": BAN_TARGET, "reason": BAN_REASON},
+    }
+
+    async def invoke() -> dict[str, Any] | None:
+        # refused (e.g. 404) until the gateway has synced its commands: try again
+        async with http.post(f"{sim}/_sim/interactions/commands", json=body) as resp:
+            return dict(await resp.json()) if resp.status == 201 else None
+
+    interaction = await _poll("the simulator to accept /ban", invoke, 60)
+    print(f"/ban {BAN_TARGET} reason={BAN_REASON!r} by moderator: interaction {interaction['id']}")
+
+    async def approval_message() -> dict[str, Any] | None:
+        state = await _get_json(http, f"{telegram}/_tg/state")
+        for message in state["messages"]:
+            text = str(message.get("text", ""))
+            if APPROVAL_NEEDLE in text and bob_id in text and message.get("reply_markup"):
+                return dict(message)
+        return None
+
+    message = await _poll("the approval request in the sandbox Telegram", approval_message)
+
+    async def reply() -> str | None:
+        # the followup after a "thinking" defer may land as the original response or a followup
+        found = await _get_json(http, f"{sim}/_sim/interactions/{interaction['id']}")
+        said = [m for m in (found["original_message"], *found["followups"]) if m]
+        return next((str(m["content"]) for m in said if m.get("content")), None)
+
+    with suppress(TimeoutError):
+        print(f"the bot told the moderator: {await _poll('the reply', reply, 15)}")
+    print(f"Telegram message {message['message_id']}:\n{message['text']}")
+    return message
+
+
+async def bob_banned(http: aiohttp.ClientSession, sim: str, guild: str, bob_id: str) -> str | None:
+    """The ban's reason once the simulated guild has bob in its ban list, else None."""
+    state = await _get_json(http, f"{sim}/_sim/state")
+    for found in state["guilds"]:
+        if found["id"] == guild:
+            for ban in found["bans"]:
+                if ban["user_id"] == bob_id:
+                    return str(ban["reason"] or "(no reason)")
+    return None
+
+
+async def approval_screenshots(binary: str, tmp: Path, env: dict[str, str]) -> None:
+    """A real ban request through the running suite; the page before and after Approve."""
+    sim = f"http://127.0.0.1:{env['SANDBOX_PORT']}"
+    telegram = f"http://127.0.0.1:{env['TELEGRAM_SANDBOX_PORT']}"
+    api = f"http://127.0.0.1:{env['API_PORT']}"
+    token = (Path(env["DATA_DIR"]) / "sandbox-admin-token").read_text().strip()
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        world = await _get_json(http, f"{sim}/_sim/world")
+        guild, bob_id = str(world["guild_id"]), str(world["members"][BAN_TARGET])
+
+        async def seeded_config() -> dict[str, Any] | None:
+            # version 1+ once the gateway has seen the guild and stored the sandbox config
+            async with http.get(
+                f"{api}/api/servers/{guild}/config", headers={"Authorization": f"Bearer {token}"}
+            ) as resp:
+                found = await resp.json() if resp.status == 200 else {}
+            return dict(found) if found.get("version", 0) >= 1 else None
+
+        config = await _poll("the gateway to seed the sandbox config", seeded_config)
+        approvers = config["config"]["approvals"]["approver_telegram_ids"]
+        print(f"sandbox config v{config['version']}: Telegram approvers {approvers}")
+        message = await request_ban(http, sim, telegram, bob_id)
+
+        async with (
+            chromium(binary, tmp / "chromium") as devtools,
+            open_page(http, devtools) as page,
+        ):
+            width, height = APPROVAL_PAGE_SIZE
+            await page.call(
+                "Emulation.setDeviceMetricsOverride",
+                width=width,
+                height=height,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
+            await page.call("Page.navigate", url=f"{telegram}/")
+            await page.wait_for_text((APPROVAL_NEEDLE, bob_id, "Approve", "Reject", "Modify"))
+            await asyncio.sleep(1.0)
+            await fit_content(page, width, height)
+            await _capture(page, "telegram-approval-pending.png")
+
+            clicked = await page.call(
+                "Runtime.evaluate", expression=CLICK_APPROVE, returnByValue=True
+            )
+            if clicked.get("result", {}).get("value") is not True:
+                raise RuntimeError("no Approve button on the page")
+            print("pressed Approve on the sandbox Telegram page")
+
+            async def outcome(final: bool) -> str | None:
+                # the bot edits the message at once ("Approved by ...: ban will be carried out");
+                # the workflow edits it again once the ban is applied ("permanent ban - approved")
+                state = await _get_json(http, f"{telegram}/_tg/state")
+                for found in state["messages"]:
+                    text = str(found["text"])
+                    if found["message_id"] == message["message_id"] and "── " in text:
+                        ending = text.rsplit("── ", 1)[1]
+                        return ending if not final or FINAL_OUTCOME in ending else None
+                return None
+
+            print(f"the bot edited the message: {await _poll('the edit', lambda: outcome(False))}")
+            reason = await _poll(
+                f"{BAN_TARGET} to be banned in the simulator",
+                lambda: bob_banned(http, sim, guild, bob_id),
+            )
+            print(f"confirmed: the simulator shows {BAN_TARGET} ({bob_id}) banned: {reason}")
+            ending = await _poll("the workflow's outcome edit", lambda: outcome(True))
+            print(f"the workflow edited the message: {ending}")
+            await page.wait_for_text((ending, "edited"))
+
+            async def toast_gone() -> bool:
+                shown = await page.call(
+                    "Runtime.evaluate", expression=TOAST_SHOWN, returnByValue=True
+                )
+                return shown.get("result", {}).get("value") is False
+
+            await _poll("the toast to fade", toast_gone, 15)
+            await fit_content(page, width, height)
+            await _capture(page, "telegram-approval-approved.png")
+
+
+async def fit_content(page: DevToolsPage, width: int, max_height: int) -> None:
+    """Make the viewport end a little below the page's last element (no empty half-screen)."""
+    result = await page.call(
+        "Runtime.evaluate",
+        expression="Math.ceil(document.body.getBoundingClientRect().bottom)",
+        returnByValue=True,
+    )
+    bottom = int(result.get("result", {}).get("value", 0)) or max_height
+    await page.call(
+        "Emulation.setDeviceMetricsOverride",
+        width=width,
+        height=min(bottom + 24, max_height),
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+    await asyncio.sleep(0.3)
+
+
+async def _capture(page: DevToolsPage, filename: str) -> None:
+    result = await page.call("Page.captureScreenshot", format="png")
+    path = save_png(base64.b64decode(result["data"]), IMAGES / filename)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
 
 
 # --- Chromium over the DevTools protocol ---------------------------------------------------------
@@ -512,7 +744,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", nargs="?", choices=("all", "rank-card", "suite"), default="all")
+    parser.add_argument(
+        "what", nargs="?", choices=("all", "rank-card", "suite", "approvals"), default="all"
+    )
     parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
     parser.add_argument(
         "--swagger-assets",
@@ -527,6 +761,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {write_sample()}")
     if args.what in ("all", "suite"):
         screenshot_suite(args.chromium, args.swagger_assets, keep_tmp=args.keep_tmp)
+    if args.what in ("all", "approvals"):
+        screenshot_approvals(args.chromium, keep_tmp=args.keep_tmp)
     return 0
 
 

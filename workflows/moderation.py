@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         BanInput,
         DirectMessageInput,
         MemberActionInput,
+        MemberNames,
         ModerationActions,
         TimeoutInput,
         appeal_custom_id,
@@ -622,6 +623,11 @@ class ModerationWorkflow:
     async def _open_approval(
         self, a: AwaitedApproval, *, requested_by: str, excerpt: str | None
     ) -> None:
+        names = await self._optional(
+            ModerationActions.describe_member, MemberActionInput(self._guild, self._user, "")
+        )
+        if not isinstance(names, MemberNames):
+            names = MemberNames()
         await self._activity(
             ApprovalRecordActivities.create_pending_approval,
             CreateApprovalInput(
@@ -638,6 +644,7 @@ class ModerationWorkflow:
                 case_number=a.case_number,
                 excerpt=excerpt,
                 appeal_id=a.appeal_id,
+                user_name=names.user_name,
             ),
         )
         self._approvals.append(a)
@@ -654,6 +661,8 @@ class ModerationWorkflow:
             duration_minutes=a.duration_minutes,
             case_number=a.case_number,
             evidence=excerpt,
+            guild_name=names.guild_name,
+            user_name=names.user_name,
         )
         telegram_id = await self._helper(TELEGRAM_SEND_APPROVAL, request)
         if isinstance(telegram_id, int):

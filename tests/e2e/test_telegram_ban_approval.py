@@ -123,6 +123,9 @@ async def test_ban_happens_only_after_approve_is_pressed_in_telegram(
     request = await ask_to_ban(temporal_env.client, task_queue, discord, telegram, "bob")
     text = request["text"]
     assert "ban" in text.lower() and "spamming scam links" in text
+    bob_id = discord.world.member("bob")
+    assert f"User: Bob ({bob_id})" in text  # the global display name
+    assert f"Server: Sandbox Community ({discord.world.guild_id})" in text
     approve = button(telegram, request, "Approve")
 
     # Nobody has decided: no ban, however long we wait for the workflow to settle.
