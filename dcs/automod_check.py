@@ -41,11 +41,11 @@ def dry_run_rules(rules: AutomodRules) -> AutomodRules:
 
 def compile_dry_run(config: ServerConfig) -> CompiledAutomod:
     """A server's automod compiled for dry runs, with the shipped scam-link detector."""
-    from gateway.guild_rules import scam_detector
+    from dcs.scam_snapshot import shipped_detector
 
     rules = dry_run_rules(config.automod.to_domain())
     needs_detector = any(rule.kind == "scam_links" for rule in rules.rules)
-    return compile_automod(rules, scam_detector=scam_detector() if needs_detector else None)
+    return compile_automod(rules, scam_detector=shipped_detector() if needs_detector else None)
 
 
 def dry_run_snapshot(guild_id: int, text: str) -> MessageSnapshot:

@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from dcs.scam_snapshot import shipped_detector
 from dcs.server_config import ConfigError, ServerConfig, default_server_config, parse_server_config
 from domain.automod import AutomodRules, CompiledAutomod, compile_automod
 from domain.automod_rules import ScamDetector
+from gateway.scam_list import ScamListCache
 from storage.servers import (
     VersionConflict,
     config_versions,
@@ -37,47 +39,44 @@ def automod_rules(config: ServerConfig) -> AutomodRules:
     return config.automod.to_domain()
 
 
-def scam_detector() -> ScamDetector | None:
-    """The shipped scam-link detector (cached by its loader), or None if it cannot load."""
-    try:
-        from dcs.scam_snapshot import shipped_detector
-    except ImportError:
-        log.warning("no scam-link snapshot module; scam-link rules are off")
-        return None
-    try:
-        detector: ScamDetector = shipped_detector()
-    except Exception:
-        log.exception("could not load the scam-link snapshot; scam-link rules are off")
-        return None
-    return detector
+def compile_config(config: ServerConfig, detector: ScamDetector | None = None) -> CompiledAutomod:
+    """The config's automod rules compiled for the fast path, with the scam-link detector.
 
-
-def compile_config(config: ServerConfig) -> CompiledAutomod:
-    """The config's automod rules compiled for the fast path, with the scam-link detector."""
+    Without a detector passed in, the shipped snapshot's is used (dry runs, tests).
+    """
     rules = automod_rules(config)
     needs_detector = any(rule.kind == "scam_links" for rule in rules.rules)
-    return compile_automod(rules, scam_detector=scam_detector() if needs_detector else None)
+    if needs_detector and detector is None:
+        detector = shipped_detector()
+    return compile_automod(rules, scam_detector=detector if needs_detector else None)
 
 
-def compile_guild_rules(guild_id: int, version: int, raw: dict | None) -> GuildRules:
+def compile_guild_rules(
+    guild_id: int, version: int, raw: dict | None, detector: ScamDetector | None = None
+) -> GuildRules:
     """Compile a stored config; a bad stored config falls back to defaults, loudly."""
     try:
         config = parse_server_config(raw) if raw is not None else default_server_config()
     except ConfigError as exc:
         log.error("guild %s has an invalid stored config, using defaults: %s", guild_id, exc)
         config = default_server_config()
-    automod = compile_config(config)
+    automod = compile_config(config, detector)
     if automod.skipped:
         log.warning("guild %s: automod rules %s cannot run", guild_id, list(automod.skipped))
     return GuildRules(guild_id, version, config, automod)
 
 
 class RulesCache:
-    """Holds compiled rules per guild; `refresh` reloads only guilds whose version moved."""
+    """Holds compiled rules per guild; `refresh` reloads only guilds whose version moved.
+
+    Scam-link rules use the newest stored feed snapshot (else the shipped one); when the feed
+    workflow stores a newer snapshot, every guild is recompiled with it.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._rules: dict[int, GuildRules] = {}
+        self.scams = ScamListCache(sessions)
 
     def get(self, guild_id: int) -> GuildRules | None:
         """Compiled rules for a guild the gateway has seen."""
@@ -88,7 +87,7 @@ class RulesCache:
         async with self._sessions() as session, session.begin():
             await ensure_server(session, guild_id, name)
             raw, version = await get_server_config(session, guild_id)
-        rules = compile_guild_rules(guild_id, version, raw)
+        rules = compile_guild_rules(guild_id, version, raw, self.scams.detector)
         self._rules[guild_id] = rules
         return rules
 
@@ -102,19 +101,20 @@ class RulesCache:
             except VersionConflict:
                 raw, version = await get_server_config(session, guild_id)
                 config = raw or config
-        rules = compile_guild_rules(guild_id, version, config)
+        rules = compile_guild_rules(guild_id, version, config, self.scams.detector)
         self._rules[guild_id] = rules
         return rules
 
     async def refresh(self) -> list[int]:
-        """Recompile guilds whose stored config version changed; returns their ids."""
+        """Recompile guilds whose stored config version (or the scam list) changed; their ids."""
         if not self._rules:
             return []
+        new_scam_list = await self.scams.refresh()
         async with self._sessions() as session:
             versions = await config_versions(session, list(self._rules))
-        changed = [g for g, v in versions.items() if self._rules[g].version != v]
+        changed = [g for g, v in versions.items() if new_scam_list or self._rules[g].version != v]
         for guild_id in changed:
             async with self._sessions() as session:
                 raw, version = await get_server_config(session, guild_id)
-            self._rules[guild_id] = compile_guild_rules(guild_id, version, raw)
+            self._rules[guild_id] = compile_guild_rules(guild_id, version, raw, self.scams.detector)
         return changed

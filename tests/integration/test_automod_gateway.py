@@ -187,3 +187,30 @@ async def test_automod_test_command_judges_without_acting(running):
 
     denied = await sim.invoke_slash_command("automod test", "alice", options={"text": "hi"})
     assert "Manage Server" in str(await denied.wait_response())
+
+
+async def test_a_newer_stored_scam_list_is_used_without_a_restart(
+    temporal_env, session_factory, task_queue
+):
+    """The feed workflow stores a snapshot; the gateway's next refresh recompiles with it."""
+    from storage.scam_domains import save_if_changed
+
+    config = default_server_config().model_dump(mode="json")
+    assert any(r["kind"] == "scam_links" for r in config["automod"]["rules"])  # on by default
+    text = "prices at https://quiet-garden-supplies.com/sale today"
+    async with (
+        DiscordSimulator() as sim,
+        running_bot(sim, temporal_env.client, task_queue, session_factory, config=config) as bot,
+    ):
+        before = await sim.post_message("general", "alice", text)
+        await asyncio.sleep(0.5)
+        assert not deleted(sim, before.id)  # on no list, and nothing about it looks like a scam
+        async with session_factory() as session, session.begin():
+            await save_if_changed(
+                session,
+                source="https://feed.example/list.json",
+                domains=["quiet-garden-supplies.com"],
+            )
+        assert await bot.rules.refresh() == [sim.world.guild_id]
+        after = await sim.post_message("general", "alice", text)
+        await eventually(lambda: deleted(sim, after.id))
