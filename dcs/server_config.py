@@ -574,6 +574,14 @@ class RaidConfig(_Section):
     new_account_hours: int = Field(default=24, ge=1, le=24 * 365)
 
 
+class SpamConfig(_Section):
+    """Spam windows on the fast path (rate, duplicates, bursts, same-text raids)."""
+
+    enabled: bool = True
+    preset: Literal["relaxed", "standard", "strict"] | None = None
+    """None: follow `raid.preset`."""
+
+
 class ServerConfig(_Section):
     """Everything one Discord server can configure; `version` is the schema version."""
 
@@ -592,6 +600,7 @@ class ServerConfig(_Section):
         default=None, max_length=200, description="None: the built-in set; [] turns them off"
     )
     raid: RaidConfig = Field(default_factory=RaidConfig)
+    spam: SpamConfig = Field(default_factory=SpamConfig)
 
     @field_validator("achievements")
     @classmethod

@@ -27,6 +27,7 @@ from gateway.moderation_events import ModerationEvents
 from gateway.payload_guard import PayloadGuard
 from gateway.rewards import announce_earned, announce_level_up, sync_reward_roles
 from gateway.sandbox import sandbox_config
+from gateway.spam_guard import SpamGuard
 from gateway.voice_xp import run_voice_ticker
 from storage import outbox
 from storage.levels import get_member_level, member_rank
@@ -69,6 +70,7 @@ class SuiteBot(discord.Client):
         self._role_locks: dict[tuple[int, int], asyncio.Lock] = {}
         self.invites = InviteTracker()
         self.moderation = ModerationEvents(self)
+        self.spam_guard = SpamGuard(self)
 
     async def setup_hook(self) -> None:
         """Start the config refresher and the XP flusher; publish the slash commands."""
@@ -164,6 +166,7 @@ class SuiteBot(discord.Client):
 
     async def on_member_join(self, member: discord.Member) -> None:
         """Credit the inviter; a member who comes back gets their reward roles again."""
+        self.spam_guard.on_member_join(member)  # raid detection first: no REST before it
         self._spawn(self.moderation.on_member_join(member))  # a running sanction holds
         inviter = await self.invites.inviter_of_join(member.guild)
         if inviter is not None and inviter != member.id:
@@ -211,9 +214,13 @@ class SuiteBot(discord.Client):
         self.handled += 1
         if judgement is not None:
             await perform(self, message, judgement, rules.config)
+            if not judgement.deletes:  # automod left it up: spam windows still count it
+                await self.spam_guard.on_message(message, snapshot, rules.config)
             return
         if snapshot.author_is_bot:
             return
+        if await self.spam_guard.on_message(message, snapshot, rules.config):
+            return  # flagged as spam: no XP
         await self._award_xp(message, snapshot, rules)
 
     async def _award_xp(

@@ -31,6 +31,7 @@ async def running(temporal_env, session_factory, task_queue):
     async with DiscordSimulator() as sim:
         config = default_server_config().model_dump(mode="json")
         config["mod_log_channel_id"] = sim.world.channel("mod-log")
+        config["spam"]["enabled"] = False  # the purge tests post floods on purpose
         async with (
             fake_moderation_worker(temporal_env.client, task_queue),
             running_bot(
