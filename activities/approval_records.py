@@ -14,28 +14,17 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from domain.approvals import ApprovalRequest
 from storage.models import Appeal, PendingApproval
 from storage.servers import ensure_server_exists
 
 
 @dataclass(frozen=True)
 class CreateApprovalInput:
-    """A sensitive action (or an appeal) to put in front of a person."""
+    """A sensitive action (or an appeal) to put in front of a person: the request itself."""
 
-    approval_id: str
-    guild_id: int
-    user_id: int
-    workflow_id: str
-    action: str
-    reason: str
-    requested_by: str
-    created_at: datetime
-    expires_at: datetime
-    duration_minutes: int | None = None
-    case_number: int | None = None
-    excerpt: str | None = None
+    request: ApprovalRequest
     appeal_id: str | None = None
-    user_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,14 +63,6 @@ class MarkAlertedInput:
 
 
 @dataclass(frozen=True)
-class TelegramMessageInput:
-    """The Telegram message that asks for the decision."""
-
-    approval_id: str
-    telegram_message_id: int
-
-
-@dataclass(frozen=True)
 class AppealStatusInput:
     """An appeal and where it stands; the row is created if the sender did not store it."""
 
@@ -105,46 +86,37 @@ class ApprovalRecordActivities:
     @activity.defn(name="create_pending_approval")
     async def create_pending_approval(self, inp: CreateApprovalInput) -> bool:
         """Insert the pending row; True if this call inserted it (False: a retry found it)."""
+        req = inp.request
         async with self._sessions() as session, session.begin():
-            if await session.get(PendingApproval, inp.approval_id) is not None:
+            if await session.get(PendingApproval, req.approval_id) is not None:
                 return False
-            await ensure_server_exists(session, inp.guild_id)
+            await ensure_server_exists(session, req.guild_id)
             evidence: dict[str, str] = {}
-            if inp.case_number is not None:
-                evidence["case_number"] = str(inp.case_number)
-            if inp.excerpt:
-                evidence["excerpt"] = inp.excerpt
+            if req.case_number is not None:
+                evidence["case_number"] = str(req.case_number)
+            if req.evidence:
+                evidence["excerpt"] = req.evidence
             if inp.appeal_id:
                 evidence["appeal_id"] = inp.appeal_id
-            if inp.user_name:
-                evidence["user_name"] = inp.user_name
+            if req.user_name:
+                evidence["user_name"] = req.user_name
             session.add(
                 PendingApproval(
-                    id=inp.approval_id,
-                    guild_id=inp.guild_id,
-                    workflow_id=inp.workflow_id,
-                    action=inp.action,
-                    target_user_id=inp.user_id,
-                    reason=inp.reason,
+                    id=req.approval_id,
+                    guild_id=req.guild_id,
+                    workflow_id=req.workflow_id,
+                    action=req.action,
+                    target_user_id=req.user_id,
+                    reason=req.reason,
                     evidence=evidence or None,
-                    requested_by=inp.requested_by,
+                    requested_by=req.requested_by,
                     status="pending",
-                    expires_at=inp.expires_at,
-                    created_at=inp.created_at,
-                    duration_minutes=inp.duration_minutes,
+                    expires_at=req.expires_at,
+                    created_at=req.requested_at,
+                    duration_minutes=req.duration_minutes,
                 )
             )
         return True
-
-    @activity.defn(name="set_approval_telegram_message")
-    async def set_approval_telegram_message(self, inp: TelegramMessageInput) -> None:
-        """Remember the Telegram message, so its buttons can be replaced by the outcome."""
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(PendingApproval)
-                .where(PendingApproval.id == inp.approval_id)
-                .values(telegram_message_id=inp.telegram_message_id)
-            )
 
     @activity.defn(name="expire_approval")
     async def expire_approval(self, inp: ExpireApprovalInput) -> ExpireResult:

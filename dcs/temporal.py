@@ -116,7 +116,6 @@ def moderation_activities(
         DiscordActivities(discord_http).post_mod_log,
         ModerationPolicyActivities(sessions).load_moderation_policy,
         approvals.create_pending_approval,
-        approvals.set_approval_telegram_message,
         approvals.expire_approval,
         approvals.finish_approval,
         approvals.mark_approval_alerted,

@@ -29,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         ExpireResult,
         FinishApprovalInput,
         MarkAlertedInput,
-        TelegramMessageInput,
     )
     from activities.discord_rest import DiscordActivities, ModLogInput
     from activities.moderation_actions import (
@@ -628,26 +627,6 @@ class ModerationWorkflow:
         )
         if not isinstance(names, MemberNames):
             names = MemberNames()
-        await self._activity(
-            ApprovalRecordActivities.create_pending_approval,
-            CreateApprovalInput(
-                approval_id=a.approval_id,
-                guild_id=self._guild,
-                user_id=self._user,
-                workflow_id=workflow.info().workflow_id,
-                action=a.action,
-                reason=a.reason,
-                requested_by=requested_by,
-                created_at=a.requested_at,
-                expires_at=a.expires_at,
-                duration_minutes=a.duration_minutes,
-                case_number=a.case_number,
-                excerpt=excerpt,
-                appeal_id=a.appeal_id,
-                user_name=names.user_name,
-            ),
-        )
-        self._approvals.append(a)
         request = ApprovalRequest(
             approval_id=a.approval_id,
             guild_id=self._guild,
@@ -664,13 +643,15 @@ class ModerationWorkflow:
             guild_name=names.guild_name,
             user_name=names.user_name,
         )
+        await self._activity(
+            ApprovalRecordActivities.create_pending_approval,
+            CreateApprovalInput(request, appeal_id=a.appeal_id),
+        )
+        self._approvals.append(a)
+        # The Telegram activity stores its message id in the row itself (its retries need it).
         telegram_id = await self._helper(TELEGRAM_SEND_APPROVAL, request)
         if isinstance(telegram_id, int):
             self._update_approval(a.approval_id, telegram_message_id=telegram_id)
-            await self._activity(
-                ApprovalRecordActivities.set_approval_telegram_message,
-                TelegramMessageInput(a.approval_id, telegram_id),
-            )
         if a.mod_log_channel_id is not None:
             message_id = await self._optional(
                 ModerationActions.post_approval_request,

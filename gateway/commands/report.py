@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, cast
 import discord
 from discord import app_commands
 
+from domain.automod import EXCERPT_LIMIT
 from domain.cases import Violation
 from gateway.automod_actions import REVIEW_CONTENT_LIMIT, recent_context
 from gateway.moderation_events import report
 
 if TYPE_CHECKING:
     from gateway.bot import SuiteBot
-
-EXCERPT_LIMIT = 200
 
 
 @app_commands.context_menu(name="Report to moderators")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
@@ -51,11 +51,19 @@ class Helpers:
     alerts: list[StaffAlert] = field(default_factory=list)
     reviews: list[ReviewRequest] = field(default_factory=list)
 
-    def activities(self) -> list[Any]:
+    def activities(self, sessions) -> list[Any]:
         @activity.defn(name=TELEGRAM_SEND_APPROVAL)
         async def send(req: ApprovalRequest) -> int | None:
+            """Like the real one: the message id is stored in the approval's row."""
             self.sent.append(req)
-            return 7000 + len(self.sent)
+            message_id = 7000 + len(self.sent)
+            async with sessions() as session, session.begin():
+                await session.execute(
+                    update(PendingApproval)
+                    .where(PendingApproval.id == req.approval_id)
+                    .values(telegram_message_id=message_id)
+                )
+            return message_id
 
         @activity.defn(name=TELEGRAM_SHOW_OUTCOME)
         async def show(outcome: ApprovalOutcome) -> None:
@@ -82,7 +90,7 @@ def make_worker(
         client,
         task_queue=task_queue,
         workflows=[ModerationWorkflow],
-        activities=[*moderation_activities(sessions, http), *helpers.activities()],
+        activities=[*moderation_activities(sessions, http), *helpers.activities(sessions)],
         **options,
     )
 
