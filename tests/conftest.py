@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -17,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.auth import hash_token, new_token_secret
 from dcs.temporal import bundled_binary
+from simulator import DiscordSimulator
 from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
 from storage.tokens import create_token
 
@@ -170,3 +172,32 @@ def token(session_factory: async_sessionmaker[AsyncSession]):
         return {"Authorization": f"Bearer {secret}"}
 
     return make
+
+
+# The moderation workflow tests' fixtures (a module's own fixture of the same name wins).
+@pytest.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own: a shared one can be stalled by another test's
+    leftover workflow."""
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=bundled_binary("temporal-test-server")
+    )
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[DiscordSimulator]:
+    """A fresh Discord simulator."""
+    async with DiscordSimulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def started() -> AsyncIterator[Any]:
+    """Moderation workflows the test starts, terminated at its end."""
+    from moderation_harness import Started  # tests/integration is on sys.path by then
+
+    workflows = Started()
+    yield workflows
+    await workflows.terminate_all()

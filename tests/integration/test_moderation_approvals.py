@@ -3,10 +3,8 @@ one-hour alert), and appeals through the same path. Own time-skipping server, bo
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from moderation_harness import (
     Helpers,
-    Started,
     approvals_of,
     cases_of,
     configure,
@@ -17,13 +15,10 @@ from moderation_harness import (
 )
 from sqlalchemy import select, update
 from support import eventually
-from temporalio.testing import WorkflowEnvironment
 
 from approvals.decisions import submit_decision
-from dcs.temporal import bundled_binary
 from domain.approvals import ApprovalDecision
 from domain.cases import AppealRequest
-from simulator import DiscordSimulator
 from storage.models import Appeal, PendingApproval
 from workflows.moderation import ModerationWorkflow
 
@@ -31,28 +26,6 @@ MEMBER = "/guilds/{guild_id}/members/{user_id}"
 BAN = "/guilds/{guild_id}/bans/{user_id}"
 MESSAGE = "/channels/{channel_id}/messages/{message_id}"
 APPROVALS = {"sensitive_actions": ["kick", "ban"], "timeout_minutes": 180}
-
-
-@pytest.fixture
-async def env():
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=bundled_binary("temporal-test-server")
-    )
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture
-async def sim():
-    async with DiscordSimulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def started():
-    s = Started()
-    yield s
-    await s.terminate_all()
 
 
 def explicit_ban(sim, key="cmd:ban", **kw):

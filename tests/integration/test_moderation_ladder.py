@@ -3,10 +3,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from moderation_harness import (
     Helpers,
-    Started,
     cases_of,
     configure,
     index_of,
@@ -15,40 +13,15 @@ from moderation_harness import (
     settled,
 )
 from support import eventually
-from temporalio.testing import WorkflowEnvironment
 
-from dcs.temporal import bundled_binary
 from domain.cases import MemberRejoined
 from domain.review import ReviewVerdict
-from simulator import DiscordSimulator
 from workflows.moderation import ModerationWorkflow
 
 MEMBER = "/guilds/{guild_id}/members/{user_id}"
 BAN = "/guilds/{guild_id}/bans/{user_id}"
 DM_OPEN = "/users/@me/channels"
 MESSAGES = "/channels/{channel_id}/messages"
-
-
-@pytest.fixture
-async def env():
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=bundled_binary("temporal-test-server")
-    )
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture
-async def sim():
-    async with DiscordSimulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def started():
-    s = Started()
-    yield s
-    await s.terminate_all()
 
 
 async def test_a_repeat_offender_climbs_warn_timeout_kick_ban(

@@ -4,10 +4,8 @@ Each test gets its own time-skipping server; both databases."""
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from moderation_harness import (
     Helpers,
-    Started,
     cases_of,
     configure,
     make_worker,
@@ -17,37 +15,12 @@ from moderation_harness import (
 )
 from support import eventually
 from temporalio.api.enums.v1 import EventType
-from temporalio.testing import WorkflowEnvironment
 
-from dcs.temporal import bundled_binary
 from domain.cases import LiftRequest, MemberRejoined
-from simulator import DiscordSimulator
 from workflows.moderation import ModerationWorkflow
 
 MEMBER = "/guilds/{guild_id}/members/{user_id}"
 BAN = "/guilds/{guild_id}/bans/{user_id}"
-
-
-@pytest.fixture
-async def env():
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=bundled_binary("temporal-test-server")
-    )
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture
-async def sim():
-    async with DiscordSimulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def started():
-    s = Started()
-    yield s
-    await s.terminate_all()
 
 
 def ban(sim, key, minutes=None, **kw):
