@@ -14,7 +14,13 @@ What is watched, per server:
 * new accounts get scaled-down limits, and a member's first message in the server may not
   carry invites or many links and mentions;
 * per channel, the overall rate (a flood: alert only, chatty events are not punished);
-* per text, the distinct members posting it (a message raid: delete every copy and alert).
+* per text, the distinct members posting it (a message raid: delete every copy and alert);
+* with a :class:`domain.spam_text.TextModel`, what the text says: a newcomer's message (young
+  account or first message) that reads as spam is deleted ('spam_text'); an established
+  member's message with a link that reads as spam only alerts the mods ('spam_text_link':
+  a regular's account sending a lure is more likely hijacked than a spammer's, and a wrong
+  deletion of a regular costs more). Other messages are not scored, which keeps the model
+  off most of the fast path.
 
 Responses escalate with the member's offences (remembered for ``offence_memory_seconds``):
 delete, then timeouts from ``timeout_minutes``; the strike weight feeds the moderation
@@ -38,6 +44,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from domain.automod_rules import INVITE_LINK, emoji_count
 from domain.automod_types import MessageSnapshot
+from domain.spam_text import TextModel, logit, sigmoid
 
 Preset = Literal["relaxed", "standard", "strict"]
 ReasonKind = Literal[
@@ -50,6 +57,8 @@ ReasonKind = Literal[
     "first_message",
     "raid",
     "channel_flood",
+    "spam_text",
+    "spam_text_link",
 ]
 WEIGHTS: dict[str, int] = {
     "flood": 1,
@@ -61,8 +70,12 @@ WEIGHTS: dict[str, int] = {
     "first_message": 2,
     "raid": 2,
     "channel_flood": 0,
+    "spam_text": 1,
+    "spam_text_link": 0,
 }
-"""Strike weight per reason; a verdict weighs its heaviest reason (one burst, one strike)."""
+"""Strike weight per reason; a verdict weighs its heaviest reason (one burst, one strike).
+
+Weight 0 marks the alert-only reasons: alone, they delete nothing and punish nobody."""
 
 _COUNTS = ("members", "offenders", "entries", "texts", "posts", "channels")
 _ASCII_NON_LETTERS = bytes(c for c in range(128) if not (65 <= c <= 90 or 97 <= c <= 122))
@@ -115,6 +128,10 @@ class SpamRules:
     alert_level: int = 3
     """Offence level from which the mods are alerted about a member."""
     alert_cooldown_seconds: float = 300.0
+    text_score: float = 0.95
+    """Spam probability from which a newcomer's message is deleted (1.0: never)."""
+    text_alert_score: float = 0.99
+    """Spam probability from which an established member's message with a link alerts."""
     max_history: int = 32
     """Messages remembered per member (must exceed ``max_messages``)."""
     max_members: int = 50_000
@@ -134,6 +151,8 @@ class SpamRules:
             raise ValueError("timeout_minutes needs at least one step, none negative")
         if self.raid_accounts < 2 or self.channel_max_messages < 1 or self.max_messages < 1:
             raise ValueError("raid_accounts must be >= 2, message limits >= 1")
+        if not (0.5 <= self.text_score <= 1.0 and 0.5 <= self.text_alert_score <= 1.0):
+            raise ValueError("text scores are probabilities in [0.5, 1]")
 
     @classmethod
     def preset(cls, name: Preset, **overrides: Any) -> SpamRules:
@@ -159,6 +178,8 @@ PRESETS: dict[str, SpamRules] = {
         raid_min_letters=32,
         timeout_minutes=(0, 5, 30, 240),
         alert_level=4,
+        text_score=0.98,
+        text_alert_score=0.995,
     ),
     "standard": SpamRules(),
     "strict": SpamRules(
@@ -179,6 +200,8 @@ PRESETS: dict[str, SpamRules] = {
         raid_min_letters=20,
         timeout_minutes=(0, 30, 360, 10080),
         alert_level=2,
+        text_score=0.9,
+        text_alert_score=0.97,
     ),
 }
 
@@ -512,8 +535,11 @@ class _Guild:
 class SpamTracker:
     """Per-server sliding windows; :meth:`observe` each message in time order."""
 
-    def __init__(self, rules: SpamRules | None = None) -> None:
+    def __init__(self, rules: SpamRules | None = None, text_model: TextModel | None = None) -> None:
         self.rules = rules = rules or PRESETS["standard"]
+        self._model = text_model
+        self._text_logit = logit(rules.text_score)
+        self._text_alert_logit = logit(rules.text_alert_score)
         self._guilds: dict[int, _Guild] = {}
         self._normal = _scaled(rules, 1.0)
         self._young = _scaled(rules, rules.new_account_factor)
@@ -546,10 +572,12 @@ class SpamTracker:
         channel_id = msg.channel_id
         entry = (now, msg.message_id, channel_id, key, mentions, links, invites, emojis)
         created = msg.account_created_at
-        limits = (
-            self._young if created is not None and now - created < self._young_seconds
-            else self._normal
-        )  # fmt: skip
+        young = created is not None and now - created < self._young_seconds
+        limits = self._young if young else self._normal
+        lure: SpamReason | None = None
+        model = self._model
+        if model is not None and (young or links or msg.first_message):
+            lure = self._lure(model, text, young or msg.first_message)
         author_id = msg.author_id
         # Inlined _Generations.get/put on the member table: this runs for every message.
         members = guild.members
@@ -611,11 +639,13 @@ class SpamTracker:
             alert = len(times) == times.maxlen and times[0] > now - self._channel_rate
             if alert:
                 alert = self._channel_check(guild, channel_id, now, counted=True)
-        if not (flagged or raid or alert):
+        if not (flagged or raid or alert or lure):
             return None
         if member is None:
             member = self._upgrade(guild, author_id, self._find(guild, author_id, now), now)
         reasons = self._reasons(member, limits, msg, now, len(copies), raid, alert)
+        if lure is not None:
+            reasons.append(lure)
         return self._verdict(guild, member, msg, now, reasons, copies, raid)
 
     def _find(self, guild: _Guild, author_id: int, now: float) -> _Member | _Entry | None:
@@ -643,6 +673,17 @@ class SpamTracker:
             member.add(found, found[0] - 1.0, self._history)
         guild.members.put(author_id, member, now)
         return member
+
+    def _lure(self, model: TextModel, text: str, newcomer: bool) -> SpamReason | None:
+        """The text model's reason when the text reads as spam (scored only where it matters)."""
+        score = model.score(text)
+        if score is None:
+            return None
+        if newcomer and score >= self._text_logit:
+            return SpamReason("spam_text", f"a newcomer's text scores {sigmoid(score):.3f}")
+        if not newcomer and score >= self._text_alert_logit:  # scored for its link
+            return SpamReason("spam_text_link", f"text with a link scores {sigmoid(score):.3f}")
+        return None
 
     def _first_message_flagged(self, mentions: int, links: int, invites: int) -> bool:
         """Whether a member's first message carries what a first message may not."""
@@ -784,8 +825,8 @@ class SpamTracker:
         """Escalate the member's offences and turn the reasons into a response."""
         rules = self.rules
         weight = max(WEIGHTS[r.kind] for r in reasons)
-        alert = any(r.kind == "channel_flood" for r in reasons) or (raid is not None and raid[2])
-        if weight == 0:  # channel flood alone: tell the mods, punish nobody
+        alert = any(WEIGHTS[r.kind] == 0 for r in reasons) or (raid is not None and raid[2])
+        if weight == 0:  # alert-only reasons (channel flood, a regular's lure): punish nobody
             return SpamVerdict(
                 msg.guild_id, msg.channel_id, msg.author_id, msg.message_id,
                 tuple(reasons), (), 0, 0, 0, alert=True,

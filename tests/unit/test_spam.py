@@ -396,3 +396,76 @@ def test_verdict_reason_reads_like_a_case():
     tracker = SpamTracker()
     hit = flagged(feed(tracker, [(i * 0.1, msg(1, f"x {c}")) for i, c in enumerate("abcdefg")]))[0]
     assert hit.reason == "Spam: flood (7+ messages in 5s)"
+
+
+# --- the learned text score ----------------------------------------------------------------
+
+YOUNG = T0 - 3_600
+"""An account created an hour before T0."""
+LURE_LINK = "claim your free nitro before it runs out https://dlscord-gift.com/claim"
+LURE = "free nitro giveaway, dm me to claim"
+
+
+@pytest.fixture(scope="module")
+def text_model():
+    from dcs.spam_model import shipped_model
+
+    return shipped_model()
+
+
+def test_a_newcomers_lure_is_deleted_and_struck(text_model):
+    """A young account's first message that reads as spam: deleted, one strike, no timeout."""
+    tracker = SpamTracker(text_model=text_model)
+    [verdict] = feed(tracker, [(0, msg(1, LURE, created=YOUNG, first=True))])
+    assert verdict.kinds == ("spam_text",)
+    assert verdict.deletes and verdict.strike_weight == 1 and verdict.timeout_minutes == 0
+    assert verdict.reason.startswith("Spam: spam_text (a newcomer's text scores 0.99")
+    [again] = feed(tracker, [(1, msg(2, LURE_LINK, created=YOUNG))])  # young, not first
+    assert again.kinds == ("spam_text",) and again.deletes
+
+
+@pytest.mark.parametrize("preset", ["relaxed", "standard", "strict"])
+def test_a_newcomers_normal_chat_is_not_flagged(text_model, preset):
+    """Questions and chat from brand-new members pass the text score, links included."""
+    tracker = SpamTracker(SpamRules.preset(preset), text_model=text_model)
+    lines = [
+        "hi! just joined, how do i get the verified role?",
+        "hey guys, where do I post my clips?",
+        "can someone send the link to the tournament rules? https://example.com/tournament/rules",
+        *CHAT,
+    ]
+    items = [(i * 20.0, msg(100 + i, t, created=YOUNG, first=True)) for i, t in enumerate(lines)]
+    verdicts = flagged(feed(tracker, items))
+    assert not [v for v in verdicts if {"spam_text", "spam_text_link"} & set(v.kinds)]
+    if preset != "strict":  # strict allows no link at all in a first message
+        assert verdicts == []
+
+
+def test_an_established_members_lure_alone_is_at_most_alerted(text_model):
+    """A regular's account posting a lure may be hijacked: alert the mods, delete nothing."""
+    tracker = SpamTracker(text_model=text_model)
+    assert feed(tracker, [(0, msg(1, LURE))]) == [None]  # no link: not even scored
+    [verdict] = feed(tracker, [(30, msg(2, LURE_LINK))])
+    assert verdict.kinds == ("spam_text_link",)
+    assert verdict.alert and not verdict.deletes
+    assert verdict.strike_weight == 0 and verdict.timeout_minutes == 0
+    assert tracker.offence_level(GUILD, 2, T0 + 30) == 0
+
+
+def test_the_text_score_adds_to_other_signals(text_model):
+    """A newcomer's lure that also breaks a first-message rule lists both reasons."""
+    tracker = SpamTracker(text_model=text_model)
+    text = f"{LURE_LINK} https://dlscord-gift.com/more"
+    [verdict] = feed(tracker, [(0, msg(1, text, created=YOUNG, first=True))])
+    assert verdict.kinds == ("first_message", "spam_text")
+    assert verdict.strike_weight == 2 and verdict.deletes
+
+
+def test_without_a_model_or_at_threshold_one_the_text_is_not_judged(text_model):
+    """The model is optional, and a threshold of 1.0 turns it off."""
+    lure = msg(1, LURE, created=YOUNG, first=True)
+    assert feed(SpamTracker(), [(0, lure)]) == [None]
+    off = SpamRules(text_score=1.0, text_alert_score=1.0)
+    assert feed(SpamTracker(off, text_model=text_model), [(0, lure)]) == [None]
+    with pytest.raises(ValueError, match="text scores"):
+        SpamRules(text_score=0.2)
