@@ -49,7 +49,8 @@ class ApprovalRequest:
 
     approval_id: str
     guild_id: int
-    user_id: int
+    user_id: int | None
+    """None when the request is about many members (a raid's removal): `user_name` says who."""
     workflow_id: str
     action: str
     reason: str
@@ -63,8 +64,15 @@ class ApprovalRequest:
     user_name: str | None = None
 
 
+ALTERNATIVES: dict[str, tuple[str, ...]] = {"antinuke": ("ban",)}
+"""Requests that are not a sanction and what Modify offers instead (anti-nuke: restore and ban
+the actor, where Approve restores and keeps them quarantined)."""
+
+
 def milder_actions(action: str) -> list[str]:
     """Sanctions a moderator may choose instead of `action` with Modify (mildest first)."""
+    if action in ALTERNATIVES:
+        return list(ALTERNATIVES[action])
     if action not in SEVERITY:
         return []
     return list(SEVERITY[: SEVERITY.index(action)])

@@ -16,6 +16,7 @@ from . import (
     rest_members,
     rest_messages,
     rest_reactions,
+    rest_roles,
     rest_users,
 )
 from .middleware import api_middleware
@@ -31,6 +32,7 @@ REST_MODULES: tuple[APIRoutes, ...] = (
     rest_reactions.routes,
     rest_members.routes,
     rest_guilds.routes,
+    rest_roles.routes,
     rest_channels.routes,
     rest_interactions.routes,
     rest_commands.routes,

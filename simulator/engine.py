@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .ops_guild import GuildOps
+from .ops_roles import RoleOps
 
 
-class Engine(GuildOps):
+class Engine(RoleOps):
     """Messages, members, moderation, channels, threads, invites and events in one place.
 
     The layers are ``EngineBase`` (world, gateway, audit log) -> ``MessageOps`` ->
-    ``MemberOps`` -> ``GuildOps``; each layer lives in its own ``ops_*`` module.
+    ``MemberOps`` -> ``GuildOps`` -> ``RoleOps``; each layer lives in its own ``ops_*`` module.
     """

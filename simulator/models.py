@@ -242,6 +242,17 @@ class AuditLogEntry:
 
 
 @dataclass
+class Webhook:
+    """A channel webhook (only what the audit log and the REST routes need)."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    name: str
+    creator_id: int
+
+
+@dataclass
 class Guild:
     """A guild and everything scoped to it."""
 
@@ -277,3 +288,4 @@ class Guild:
     scheduled_events: dict[int, ScheduledEvent] = field(default_factory=dict)
     audit_log: list[AuditLogEntry] = field(default_factory=list)
     commands: dict[int, dict[str, Any]] = field(default_factory=dict)
+    webhooks: dict[int, Webhook] = field(default_factory=dict)

@@ -185,6 +185,7 @@ class GuildOps(MemberOps):
                 actor_id=actor_id,
                 target_id=channel.id,
                 reason=reason,
+                changes=_deleted_channel_changes(data),
             )
         return channel
 
@@ -462,3 +463,15 @@ class GuildOps(MemberOps):
             },
         )
         return True
+
+
+def _deleted_channel_changes(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """What Discord lists for a deleted channel: its old values (overwrite types as strings)."""
+    overwrites = [{**o, "type": str(o["type"])} for o in data.get("permission_overwrites") or []]
+    changes: list[dict[str, Any]] = [
+        {"key": k, "old_value": data[k]}
+        for k in ("name", "type", "nsfw", "rate_limit_per_user")
+        if k in data
+    ]
+    changes.append({"key": "permission_overwrites", "old_value": overwrites})
+    return changes

@@ -22,11 +22,12 @@ from .models import Attachment, Message
 from .ratelimit import RateLimiter
 from .recorder import RecordedRequest, RequestLog
 from .scripting import ChannelRef, ScriptingMixin
+from .scripting_admin import StaffScriptingMixin
 from .snowflake import iso
 from .world import World
 
 
-class DiscordSimulator(ScriptingMixin):
+class DiscordSimulator(ScriptingMixin, StaffScriptingMixin):
     """A self-contained fake Discord that the real discord.py client can talk to."""
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:

@@ -39,6 +39,7 @@ APPROVAL_STATUSES = ("pending", "approved", "rejected", "modified", "expired")
 DECISION_CHANNELS = ("telegram", "discord", "api", "command")
 RSVP_STATES = ("going", "maybe", "declined", "waitlist")
 TOKEN_ROLES = ("admin", "moderator", "viewer")
+ANTI_NUKE_STATUSES = ("open", "restored", "banned", "released", "kept", "expired")
 ANALYTICS_WHOLE_DAY = -1
 """`analytics.hour` of a daily total (hours 0-23 are hourly buckets); NULL would defeat UNIQUE."""
 
@@ -80,6 +81,7 @@ class Base(DeclarativeBase):
         date: Date(),
         dict[str, Any]: JSONDoc,
         list[str]: JSONDoc,
+        list[dict[str, Any]]: JSONDoc,
     }
 
 
@@ -356,6 +358,100 @@ class Appeal(Base):
     approval_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
+
+
+RAID_INCIDENT_STATUSES = ("active", "lifted")
+RAID_MEMBER_OUTCOMES = ("suspected", "banned", "kicked", "timed_out", "left", "kept", "failed")
+
+
+class RaidIncident(Base):
+    """One lockdown of a server: why, what was changed (to restore it), how it ended."""
+
+    __tablename__ = "raid_incidents"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "incident_number"),
+        UniqueConstraint("workflow_run_id"),
+        CheckConstraint(_one_of("status", RAID_INCIDENT_STATUSES), name="status"),
+        Index("ix_raid_incidents_guild", "guild_id", "incident_number"),
+    )
+
+    id: Mapped[int] = _serial()
+    guild_id: Mapped[int] = _guild_fk()
+    incident_number: Mapped[int]
+    workflow_id: Mapped[str] = mapped_column(String(255))
+    workflow_run_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    trigger: Mapped[str] = mapped_column(String(16))
+    started_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    snapshot: Mapped[dict[str, Any] | None]
+    """The server as it was before the lockdown (verification level, overwrites, slowmodes)."""
+    raid_invite_code: Mapped[str | None] = mapped_column(String(64))
+    raid_invite_creator_id: Mapped[int | None] = _snowflake(nullable=True)
+    invite_deleted: Mapped[bool] = mapped_column(default=False, server_default="0")
+    lifted_at: Mapped[datetime | None]
+    lifted_by: Mapped[str | None] = mapped_column(String(100))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[list[dict[str, Any]] | None]
+    """What the lockdown did, in order: [{"at", "what"}...]."""
+
+
+class RaidIncidentMember(Base):
+    """A member who joined (or posted) during a raid, with why and what became of them."""
+
+    __tablename__ = "raid_incident_members"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "user_id"),
+        CheckConstraint(_one_of("outcome", RAID_MEMBER_OUTCOMES), name="outcome"),
+    )
+
+    id: Mapped[int] = _serial()
+    incident_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("raid_incidents.id", ondelete="CASCADE")
+    )
+    guild_id: Mapped[int] = _guild_fk()
+    user_id: Mapped[int] = _snowflake()
+    username: Mapped[str | None] = mapped_column(String(100))
+    joined_at: Mapped[datetime | None]
+    account_created_at: Mapped[datetime | None]
+    invite_code: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[int] = mapped_column(default=0, server_default="0")
+    reasons: Mapped[list[str] | None]
+    outcome: Mapped[str] = mapped_column(
+        String(16), default="suspected", server_default="suspected"
+    )
+    outcome_at: Mapped[datetime | None]
+
+
+class AntiNukeIncident(Base):
+    """One actor caught destroying a server: the evidence, what was done at once, the outcome."""
+
+    __tablename__ = "anti_nuke_incidents"
+    __table_args__ = (
+        UniqueConstraint("workflow_run_id"),
+        CheckConstraint(_one_of("status", ANTI_NUKE_STATUSES), name="status"),
+        Index("ix_anti_nuke_incidents_guild", "guild_id", "started_at"),
+    )
+
+    id: Mapped[int] = _serial()
+    guild_id: Mapped[int] = _guild_fk()
+    actor_id: Mapped[int] = _snowflake()
+    workflow_id: Mapped[str] = mapped_column(String(255))
+    workflow_run_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    trigger: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    mitigation: Mapped[str] = mapped_column(String(32))
+    """What the gateway did at once: quarantined, bot_stripped, bot_kicked or failed."""
+    removed_role_ids: Mapped[list[str] | None]
+    evidence: Mapped[list[dict[str, Any]] | None]
+    approval_id: Mapped[str | None] = mapped_column(String(36))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    started_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    report: Mapped[list[str] | None]
+    """What the restore did, one line per object (and what it could not do)."""
 
 
 class OutboxEntry(Base):
