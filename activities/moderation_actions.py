@@ -110,7 +110,7 @@ class ApprovalPostInput:
     approval_id: str
     channel_id: int
     guild_id: int
-    user_id: int
+    user_id: int | None
     action: str
     reason: str
     expires_at: datetime
@@ -119,6 +119,8 @@ class ApprovalPostInput:
     excerpt: str | None = None
     modify_allowed: bool = True
     title: str = "Approval needed"
+    members_text: str | None = None
+    """Shown instead of a mention when the request is about many members."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,11 @@ def approval_message(inp: ApprovalPostInput) -> dict[str, Any]:
     if inp.action in ("timeout", "ban"):
         action = f"{inp.action} ({_duration_text(inp.duration_minutes)})"
     fields = [
-        {"name": "Member", "value": f"<@{inp.user_id}>", "inline": True},
+        {
+            "name": "Members" if inp.user_id is None else "Member",
+            "value": inp.members_text or f"<@{inp.user_id}>",
+            "inline": True,
+        },
         {"name": "Action", "value": action, "inline": True},
         {"name": "Reason", "value": inp.reason[:1024] or "-", "inline": False},
         {

@@ -67,7 +67,9 @@ def evidence_text(evidence: Any) -> str | None:
     return str(evidence)
 
 
-def _named(name: str | None, snowflake: int) -> str:
+def _named(name: str | None, snowflake: int | None) -> str:
+    if snowflake is None:
+        return name or "-"
     return f"{name} ({snowflake})" if name else str(snowflake)
 
 

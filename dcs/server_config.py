@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from domain.achievements import Counter
+from domain.anti_nuke import NukePolicy, policy_from_preset
 from domain.automod import AutomodRules, RuleAction, RuleConditions, RuleSpec, blocked_term_problem
 from domain.automod_rules import (
     DANGEROUS_EXTENSIONS,
@@ -565,6 +566,29 @@ class AchievementConfig(_Section):
     xp_bonus: int = Field(default=0, ge=0, le=1_000_000)
 
 
+class LockdownConfig(_Section):
+    """What the `raid:{guild}` lockdown changes, and when it lifts itself."""
+
+    auto: bool = True
+    """Start a lockdown when the detector reaches the raid level (else alert only)."""
+    channel_ids: list[Snowflake] = Field(default_factory=list, max_length=500)
+    """Channels to lock; empty: every text channel @everyone can post in."""
+    exclude_channel_ids: list[Snowflake] = Field(default_factory=list, max_length=500)
+    verification_level: int = Field(default=3, ge=0, le=4)
+    """Raised to at least this (3 = high: members must have been on Discord 10 minutes)."""
+    pause_invites: bool = True
+    slowmode_seconds: int = Field(default=0, ge=0, le=21600)
+    """0 leaves slowmode alone; otherwise locked channels get at least this."""
+    quiet_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    """Lift by itself after this long without raid activity."""
+    reminder_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    propose_removal: bool = True
+    """Ask (through the approval path) to remove the accounts that joined during the raid."""
+    removal_action: Literal["ban", "kick"] = "ban"
+    delete_message_hours: int = Field(default=1, ge=0, le=168)
+    """With a ban: delete the raiders' messages of this many hours."""
+
+
 class RaidConfig(_Section):
     """Join-rate thresholds; presets set sensible numbers."""
 
@@ -572,6 +596,7 @@ class RaidConfig(_Section):
     join_threshold: int = Field(default=10, ge=2, le=10_000)
     window_seconds: int = Field(default=10, ge=1, le=3600)
     new_account_hours: int = Field(default=24, ge=1, le=24 * 365)
+    lockdown: LockdownConfig = Field(default_factory=LockdownConfig)
 
 
 class SpamConfig(_Section):
@@ -580,6 +605,98 @@ class SpamConfig(_Section):
     enabled: bool = True
     preset: Literal["relaxed", "standard", "strict"] | None = None
     """None: follow `raid.preset`."""
+
+
+NukeKind = Literal[
+    "channel_delete", "role_delete", "ban", "kick", "webhook_create", "dangerous_grant"
+]
+
+
+class AntiNukeConfig(_Section):
+    """One actor destroying the server fast is quarantined at once; restores wait for a person."""
+
+    enabled: bool = True
+    preset: Literal["relaxed", "standard", "strict"] = "standard"
+    window_seconds: int | None = Field(default=None, ge=5, le=3600)
+    """None: the preset's window."""
+    thresholds: dict[NukeKind, Annotated[int, Field(ge=1, le=1000)]] = Field(default_factory=dict)
+    """Per-kind overrides of the preset's thresholds."""
+    trusted_user_ids: list[Snowflake] = Field(default_factory=list, max_length=100)
+    trusted_role_ids: list[Snowflake] = Field(default_factory=list, max_length=100)
+    quarantine_role_id: Snowflake | None = None
+    """None: a role named "Quarantine" without permissions is found or created."""
+    bot_action: Literal["strip", "kick"] = "strip"
+    """A rogue bot: strip its managed role's dangerous permissions, or kick it."""
+
+    def to_domain(self) -> NukePolicy:
+        """The pure policy the watch uses."""
+        return policy_from_preset(
+            self.preset,
+            window_seconds=self.window_seconds,
+            overrides={str(k): v for k, v in self.thresholds.items()},
+            trusted_user_ids=frozenset(self.trusted_user_ids),
+            trusted_role_ids=frozenset(self.trusted_role_ids),
+            enabled=self.enabled,
+        )
+
+
+class VerificationRaidConfig(_Section):
+    """How a raid tightens the gate for members who join during it."""
+
+    timeout_minutes: int = Field(default=10, ge=1, le=7 * 24 * 60)
+    """The shorter deadline (the normal one wins if it is shorter still)."""
+    challenge: bool = True
+    """A challenge instead of the button."""
+    kick: bool = True
+    """Kick at the deadline even when `on_timeout` is quarantine."""
+
+
+class VerificationConfig(_Section):
+    """The new-member gate: a Verify button or a small challenge, a role on success, a deadline."""
+
+    enabled: bool = False
+    mode: Literal["button", "challenge"] = "button"
+    channel_id: Snowflake | None = None
+    """Where `/verification panel` posts the Verify button (None: the channel it is run in)."""
+    verified_role_id: Snowflake | None = None
+    unverified_role_id: Snowflake | None = None
+    """Given on join and removed on success."""
+    quarantine_role_id: Snowflake | None = None
+    """Given when the deadline passes with `on_timeout: quarantine` (None: keep the unverified
+    role)."""
+    timeout_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    on_timeout: Literal["kick", "quarantine"] = "kick"
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    raid: VerificationRaidConfig = Field(default_factory=VerificationRaidConfig)
+
+    @model_validator(mode="after")
+    def _usable(self) -> VerificationConfig:
+        """An enabled gate needs a role to grant, and a quarantine needs a role to hold."""
+        if not self.enabled:
+            return self
+        if self.verified_role_id is None:
+            raise ValueError("an enabled gate needs verified_role_id")
+        holding = self.quarantine_role_id or self.unverified_role_id
+        if self.on_timeout == "quarantine" and holding is None:
+            raise ValueError("on_timeout quarantine needs quarantine_role_id or unverified_role_id")
+        return self
+
+
+class CommandRate(_Section):
+    """`uses` per `seconds`."""
+
+    uses: int = Field(ge=1, le=10_000)
+    seconds: int = Field(ge=1, le=3600)
+
+
+class CommandsConfig(_Section):
+    """Rate limits on the suite's own slash commands and buttons, so it cannot be used to spam."""
+
+    enabled: bool = True
+    per_member: CommandRate = Field(default_factory=lambda: CommandRate(uses=5, seconds=10))
+    per_guild: CommandRate = Field(default_factory=lambda: CommandRate(uses=60, seconds=10))
+    exempt_managers: bool = True
+    """Members with Manage Server are not limited."""
 
 
 class ServerConfig(_Section):
@@ -601,6 +718,9 @@ class ServerConfig(_Section):
     )
     raid: RaidConfig = Field(default_factory=RaidConfig)
     spam: SpamConfig = Field(default_factory=SpamConfig)
+    verification: VerificationConfig = Field(default_factory=VerificationConfig)
+    commands: CommandsConfig = Field(default_factory=CommandsConfig)
+    anti_nuke: AntiNukeConfig = Field(default_factory=AntiNukeConfig)
 
     @field_validator("achievements")
     @classmethod

@@ -16,19 +16,31 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.ai_review import AIReviewActivities
+from activities.anti_nuke import AntiNukeActivities
 from activities.approval_records import ApprovalRecordActivities
 from activities.discord_rest import DiscordActivities, DiscordHttp
 from activities.engagement import EngagementActivities
 from activities.moderation_actions import ModerationActions
 from activities.moderation_policy import ModerationPolicyActivities
+from activities.raid import RaidActivities
 from activities.records import RecordActivities
 from activities.scam_feed import ScamFeedActivities
+from activities.verification import VerificationActivities
 from approvals.telegram_activities import TelegramActivities
 from dcs.settings import Settings
+from workflows.anti_nuke import AntiNukeWorkflow
 from workflows.moderation import ModerationWorkflow
+from workflows.raid import RaidLockdownWorkflow
 from workflows.scam_feed import ScamFeedRefreshWorkflow
+from workflows.verification import VerificationWorkflow
 
-WORKFLOWS = [ModerationWorkflow, ScamFeedRefreshWorkflow]
+WORKFLOWS = [
+    ModerationWorkflow,
+    ScamFeedRefreshWorkflow,
+    VerificationWorkflow,
+    RaidLockdownWorkflow,
+    AntiNukeWorkflow,
+]
 
 
 def bundled_binary(name: str) -> str:
@@ -133,6 +145,50 @@ def moderation_activities(
     ]
 
 
+def verification_activities(discord_http: DiscordHttp) -> list[Callable[..., Any]]:
+    """The guild verification gate's activities (kick, quarantine, staff alert)."""
+    gate = VerificationActivities(discord_http)
+    return [gate.kick, gate.quarantine, gate.alert]
+
+
+def raid_activities(
+    sessions: async_sessionmaker[AsyncSession], discord_http: DiscordHttp
+) -> list[Callable[..., Any]]:
+    """The raid lockdown's activities (it shares approvals and alerts with moderation)."""
+    raid = RaidActivities(discord_http, sessions)
+    return [
+        raid.load_lockdown_settings,
+        raid.open_raid_incident,
+        raid.update_raid_incident,
+        raid.record_raid_members,
+        raid.set_raid_member_outcomes,
+        raid.snapshot_guild,
+        raid.apply_lockdown,
+        raid.renew_invite_pause,
+        raid.restore_lockdown,
+        raid.remove_raiders,
+        raid.delete_raid_invite,
+    ]
+
+
+def anti_nuke_activities(
+    sessions: async_sessionmaker[AsyncSession], discord_http: DiscordHttp
+) -> list[Callable[..., Any]]:
+    """The anti-nuke incident's own activities (approvals and alerts are moderation's)."""
+    nuke = AntiNukeActivities(discord_http, sessions)
+    return [
+        nuke.record_incident,
+        nuke.close_incident,
+        nuke.restore_role,
+        nuke.move_roles,
+        nuke.restore_channel,
+        nuke.delete_webhook,
+        nuke.edit_role_permissions,
+        nuke.take_role,
+        nuke.give_roles_back,
+    ]
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -155,11 +211,14 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=[
             *moderation_activities(sessions, discord_http),
+            *raid_activities(sessions, discord_http),
+            *anti_nuke_activities(sessions, discord_http),
             engagement.award_event_participation,
             ai.review,
             tg.send_approval,
             tg.show_outcome,
             tg.alert,
             scam_feed.refresh_scam_feed,
+            *verification_activities(discord_http),
         ],
     )

@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 
 import discord
-from discord import app_commands
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.common import Priority
 
 from dcs.server_config import ServerConfig, default_server_config
 from domain.automod import MessageSnapshot
 from domain.cases import Violation, violation_from_json, violation_to_json
+from domain.priority import HIGH, report_priority
 from domain.xp_tracker import XPAward
+from gateway import verification
+from gateway.anti_nuke import AntiNukeGuard
 from gateway.automod_actions import perform, snapshot_of
+from gateway.command_limits import SuiteCommandTree
 from gateway.commands import register as register_commands
+from gateway.dispatch import EVENT_PRIORITY, PriorityDispatch
 from gateway.engagement import Earned, EngagementService
 from gateway.guild_rules import GuildRules, RulesCache
 from gateway.intents import suite_intents
 from gateway.invites import InviteTracker
 from gateway.moderation_events import ModerationEvents
 from gateway.payload_guard import PayloadGuard
+from gateway.raid_link import RaidLink
 from gateway.rewards import announce_earned, announce_level_up, sync_reward_roles
 from gateway.sandbox import sandbox_config
 from gateway.spam_guard import SpamGuard
@@ -62,7 +68,7 @@ class SuiteBot(discord.Client):
         self.engagement = EngagementService(sessions, self._config_of, self._on_earned)
         self.payload_guard = PayloadGuard()
         self.payload_guard.install(self)
-        self.tree: app_commands.CommandTree[SuiteBot] = app_commands.CommandTree(self)
+        self.tree: SuiteCommandTree = SuiteCommandTree(self)  # rate limits every command
         register_commands(self.tree)
         self.handled = 0
         self._background: list[asyncio.Task[None]] = []
@@ -71,14 +77,42 @@ class SuiteBot(discord.Client):
         self.invites = InviteTracker()
         self.moderation = ModerationEvents(self)
         self.spam_guard = SpamGuard(self)
+        self.raid_link = RaidLink(self, self.spam_guard.lockdowns)
+        self.dispatcher = PriorityDispatch()
+        self.anti_nuke = AntiNukeGuard(self)
+
+    def _schedule_event(
+        self,
+        coro: Callable[..., Coroutine[Any, Any, Any]],
+        event_name: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> asyncio.Task[Any]:
+        """High events start at once; medium and low ones queue by priority (gateway.dispatch)."""
+        level = EVENT_PRIORITY.get(event_name, HIGH)
+        if level == HIGH or not self.dispatcher.running:
+            return super()._schedule_event(coro, event_name, *args, **kwargs)
+        done: asyncio.Future[None] = self.loop.create_future()
+
+        async def job() -> None:
+            try:
+                await self._run_event(coro, event_name, *args, **kwargs)
+            finally:
+                if not done.done():
+                    done.set_result(None)
+
+        self.dispatcher.submit(level, job)
+        return cast("asyncio.Task[Any]", done)  # dispatch() ignores it; a future stands in
 
     async def setup_hook(self) -> None:
         """Start the config refresher and the XP flusher; publish the slash commands."""
+        self.dispatcher.start()
         self._background = [
             asyncio.create_task(self._refresh_loop()),
             asyncio.create_task(self.engagement.run_flusher()),
             asyncio.create_task(run_voice_ticker(self)),
             asyncio.create_task(self._outbox_loop()),
+            asyncio.create_task(self.raid_link.run_flusher()),
         ]
         try:
             await self.tree.sync()
@@ -90,6 +124,7 @@ class SuiteBot(discord.Client):
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await self.dispatcher.stop()
         await super().close()
 
     def guild_config(self, guild_id: int) -> ServerConfig:
@@ -168,7 +203,9 @@ class SuiteBot(discord.Client):
         """Credit the inviter; a member who comes back gets their reward roles again."""
         self.spam_guard.on_member_join(member)  # raid detection first: no REST before it
         self._spawn(self.moderation.on_member_join(member))  # a running sanction holds
-        inviter = await self.invites.inviter_of_join(member.guild)
+        self._spawn(verification.gate_new_member(self, member))  # after raid detection
+        code, inviter = await self.invites.used_by_join(member.guild)
+        self.raid_link.on_invite(member.guild.id, member.id, code)
         if inviter is not None and inviter != member.id:
             self._spawn(self._count_invite(member.guild.id, inviter))
         async with self.sessions() as session:
@@ -178,11 +215,28 @@ class SuiteBot(discord.Client):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Moderation buttons, menus and forms (slash commands go through the tree)."""
+        if not await self.tree.allow_component(interaction):
+            return  # too fast: already answered
         await self.moderation.on_interaction(interaction)
+        await verification.on_interaction(self, interaction)
+
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        """A member who leaves has no verification deadline left (nor a raid removal)."""
+        self.raid_link.on_member_left(payload.guild_id, payload.user.id)
+        await verification.member_left(self, payload.guild_id, payload.user.id)
 
     async def on_audit_log_entry_create(self, entry: discord.AuditLogEntry) -> None:
-        """Bans, kicks and timeouts made by hand in Discord become cases."""
+        """Anti-nuke first (it may hold the actor); then hand-made sanctions become cases."""
+        await self.anti_nuke.on_audit_log_entry(entry)
         await self.moderation.on_audit_log_entry(entry)
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """Remember the channel as it was, so an anti-nuke restore can bring it back."""
+        self.anti_nuke.on_channel_delete(channel)
+
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        """Remember the role as it was, for an anti-nuke restore."""
+        self.anti_nuke.on_role_delete(role)
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """Each guild in GUILD_CREATE gets its rules compiled before messages are judged."""
@@ -269,6 +323,7 @@ class SuiteBot(discord.Client):
             task_queue=self.task_queue,
             start_signal="report",
             start_signal_args=[violation],
+            priority=Priority(priority_key=report_priority(violation.source)),
         )
 
     async def _keep(self, violation: Violation, exc: Exception) -> None:

@@ -42,16 +42,21 @@ class InviteTracker:
 
     async def inviter_of_join(self, guild: discord.Guild) -> int | None:
         """Re-read the invites and return the inviter of the code that just gained a use."""
+        _code, inviter = await self.used_by_join(guild)
+        return inviter
+
+    async def used_by_join(self, guild: discord.Guild) -> tuple[str | None, int | None]:
+        """The invite code that just gained a use, and its inviter (None, None if unknown)."""
         if not self.tracks(guild.id):
-            return None
+            return None, None
         async with self._locks.setdefault(guild.id, asyncio.Lock()):
             snapshot = await self._fetch(guild)
             if snapshot is None:
-                return None
+                return None, None
             before = self._uses[guild.id]
             code = used_invite(before, {c: u for c, (u, _) in snapshot.items()})
             self._store(guild.id, snapshot)
-        return snapshot[code][1] if code is not None else None
+        return (code, snapshot[code][1]) if code is not None else (None, None)
 
     async def _fetch(self, guild: discord.Guild) -> dict[str, tuple[int, int | None]] | None:
         try:

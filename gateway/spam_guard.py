@@ -9,8 +9,9 @@ otherwise). Both are rebuilt, losing their windows, when those settings change.
   deletes the flagged messages, reports the offence to the member's moderation workflow
   (``spam:{message_id}``, as automod reports) and, when it says so, alerts the mod-log channel
   (at most once a minute per guild).
-* :meth:`SpamGuard.on_member_join`: a raid-level signal posts one mod-log alert per episode.
-  The lockdown workflow is future work.
+* :meth:`SpamGuard.on_member_join`: a raid-level signal starts the guild's lockdown workflow
+  (`raid:{guild}`, through :class:`gateway.raid_link.RaidLink`) and feeds it the suspects; with
+  automatic lockdown off it posts one mod-log alert per episode instead.
 
 Detection is synchronous and in-process; only the actions it calls for touch the network.
 """
@@ -27,10 +28,12 @@ from typing import Any, Protocol
 import discord
 
 from dcs.server_config import RaidConfig, ServerConfig
+from dcs.spam_model import shipped_model
 from domain.automod import MessageSnapshot
 from domain.cases import Violation
 from domain.raid import JoinEvent, RaidDetector, RaidRules, RaidSignal, message_key
 from domain.spam import Preset, SpamMessage, SpamRules, SpamTracker, SpamVerdict
+from gateway.raid_link import RaidLink
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,11 @@ class GuardHost(Protocol):
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
 
     async def _report(self, violation: Violation) -> None: ...
+
+    @property
+    def raid_link(self) -> RaidLink:
+        """Hands raid signals to the guild's lockdown workflow."""
+        ...
 
 
 def spam_preset(config: ServerConfig) -> Preset:
@@ -128,6 +136,8 @@ class SpamGuard:
         self.started_at = datetime.now(UTC)
         self._guilds: dict[int, _GuildGuard] = {}
         self.verdicts = 0
+        self.lockdowns: set[int] = set()
+        """Guilds whose lockdown workflow is running (kept by the raid wiring)."""
         self.raid_signals: list[RaidSignal] = []
         """Raid-level signals seen (most recent last, a few kept), for logs and tests."""
 
@@ -140,13 +150,16 @@ class SpamGuard:
         if guard is None:
             key = _raid_key(config)
             guard = _GuildGuard(
-                preset, SpamTracker(spam_rules(config)), key, RaidDetector(raid_rules(config))
+                preset,
+                SpamTracker(spam_rules(config), text_model=shipped_model()),
+                key,
+                RaidDetector(raid_rules(config)),
             )
             self._guilds[guild_id] = guard
             return guard
         if guard.spam_preset != preset:
             guard.spam_preset = preset
-            guard.tracker = SpamTracker(spam_rules(config))
+            guard.tracker = SpamTracker(spam_rules(config), text_model=shipped_model())
         return guard
 
     def _raid_guard(self, guild_id: int, config: ServerConfig) -> _GuildGuard:
@@ -157,6 +170,12 @@ class SpamGuard:
             guard.raid = RaidDetector(raid_rules(config))
             guard.raid_alerted = False
         return guard
+
+    def raid_active(self, guild_id: int) -> bool:
+        """Whether the guild is under a raid as the fast path sees it (detector or lockdown)."""
+        guard = self._guilds.get(guild_id)
+        detected = guard is not None and guard.raid.level != "none"
+        return detected or guild_id in self.lockdowns
 
     def forget_guild(self, guild_id: int) -> None:
         """Drop a guild's state (the bot left it)."""
@@ -319,10 +338,15 @@ class SpamGuard:
     def _after_raid_observe(
         self, guild_id: int, guard: _GuildGuard, signal: RaidSignal | None, config: ServerConfig
     ) -> None:
-        """Alert once per raid episode; a calm detector ends the episode."""
+        """Start (or feed) the lockdown; alert once per episode; a calm detector ends it."""
         if guard.raid.level == "none":
             guard.raid_alerted = False
             return
+        link = self.bot.raid_link
+        link.on_activity(guild_id)
+        auto = config.raid.lockdown.auto
+        if signal is not None and signal.level == "raid":
+            link.on_raid_signal(guild_id, signal, auto)
         if signal is None or signal.level != "raid" or guard.raid_alerted:
             return
         guard.raid_alerted = True
@@ -334,7 +358,8 @@ class SpamGuard:
             "; ".join(signal.reasons),
             len(signal.suspects),
         )
-        self.bot._spawn(self._raid_alert(signal, config))
+        if not auto:  # a lockdown alerts the staff itself, in Discord and on Telegram
+            self.bot._spawn(self._raid_alert(signal, config))
 
     async def _raid_alert(self, signal: RaidSignal, config: ServerConfig) -> None:
         embed = discord.Embed(
@@ -344,7 +369,9 @@ class SpamGuard:
         )
         embed.add_field(name="Suspects", value=str(len(signal.suspects)))
         embed.add_field(name="Detected from", value=f"{signal.kind}s")
-        embed.set_footer(text="No lockdown was started; review the new members.")
+        embed.set_footer(
+            text="Automatic lockdown is off: /lockdown starts one; review the new members."
+        )
         await self._post_mod_log(config, embed)
 
     async def _post_mod_log(self, config: ServerConfig, embed: discord.Embed) -> None:

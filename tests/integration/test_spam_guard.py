@@ -118,8 +118,22 @@ async def test_moderators_may_post_fast(running):
     assert bot.spam_guard.verdicts == 0
 
 
-async def test_a_mass_join_raises_one_raid_alert_in_the_mod_log(running):
-    sim, bot, _temporal = running
+async def test_with_automatic_lockdown_off_a_mass_join_raises_one_raid_alert(
+    temporal_env, session_factory, task_queue
+):
+    async with DiscordSimulator() as sim:
+        config = {
+            "mod_log_channel_id": sim.world.channel("mod-log"),
+            "raid": {"lockdown": {"auto": False}},
+        }
+        async with running_bot(
+            sim, temporal_env.client, task_queue, session_factory, config=config
+        ) as bot:
+            await _one_raid_alert(sim, bot)
+    assert not bot.spam_guard.lockdowns  # nothing was locked down
+
+
+async def _one_raid_alert(sim, bot):
     await sim.mass_join(60, within=3.0, young_share=0.8)
 
     def raid_alerts():
