@@ -18,7 +18,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.discord_rest import DiscordHttp
-from dcs.server_config import ConfigError, default_server_config, parse_server_config
+from dcs.server_config import (
+    ConfigError,
+    default_server_config,
+    lockdown_settings,
+    parse_server_config,
+)
 from domain.lockdown import (
     INVITE_PAUSE,
     ChannelInfo,
@@ -163,21 +168,7 @@ def settings_from_config(raw: dict[str, Any] | None) -> LockdownSettings:
         config = parse_server_config(raw) if raw is not None else default_server_config()
     except ConfigError:
         config = default_server_config()
-    lock = config.raid.lockdown
-    return LockdownSettings(
-        channel_ids=tuple(lock.channel_ids),
-        exclude_channel_ids=tuple(lock.exclude_channel_ids),
-        verification_level=lock.verification_level,
-        pause_invites=lock.pause_invites,
-        slowmode_seconds=lock.slowmode_seconds,
-        quiet_minutes=lock.quiet_minutes,
-        reminder_minutes=lock.reminder_minutes,
-        propose_removal=lock.propose_removal,
-        removal_action=lock.removal_action,
-        delete_message_hours=lock.delete_message_hours,
-        approval_timeout_minutes=config.approvals.timeout_minutes,
-        mod_log_channel_id=config.mod_log_channel_id,
-    )
+    return lockdown_settings(config)
 
 
 def _parse_time(value: Any) -> datetime | None:

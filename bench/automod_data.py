@@ -318,6 +318,11 @@ def _fill(template: str, rng: random.Random) -> str:
     ).strip()
 
 
+def clean_message(rng: random.Random) -> str:
+    """One line of ordinary chat (for other benchmarks' regular members)."""
+    return _clean_message(rng)
+
+
 def _clean_message(rng: random.Random) -> str:
     """Chatter of 40-120 characters, built from one to three templates."""
     text = _fill(rng.choice(TEMPLATES), rng)

@@ -33,6 +33,7 @@ from domain.automod_rules import (
     ZalgoParams,
     regex_problem,
 )
+from domain.lockdown import LockdownSettings
 
 CONFIG_SCHEMA_VERSION: Literal[1] = 1
 
@@ -761,3 +762,22 @@ def parse_server_config(data: Any) -> ServerConfig:
 def default_server_config() -> ServerConfig:
     """The config a server gets when it has none."""
     return ServerConfig()
+
+
+def lockdown_settings(config: ServerConfig) -> LockdownSettings:
+    """The lockdown part of a server's config as the raid workflow's plain values."""
+    lock = config.raid.lockdown
+    return LockdownSettings(
+        channel_ids=tuple(lock.channel_ids),
+        exclude_channel_ids=tuple(lock.exclude_channel_ids),
+        verification_level=lock.verification_level,
+        pause_invites=lock.pause_invites,
+        slowmode_seconds=lock.slowmode_seconds,
+        quiet_minutes=lock.quiet_minutes,
+        reminder_minutes=lock.reminder_minutes,
+        propose_removal=lock.propose_removal,
+        removal_action=lock.removal_action,
+        delete_message_hours=lock.delete_message_hours,
+        approval_timeout_minutes=config.approvals.timeout_minutes,
+        mod_log_channel_id=config.mod_log_channel_id,
+    )

@@ -1,15 +1,17 @@
 """The spec's three priority levels, as Temporal task priority keys (1 runs first).
 
-High: raid detection and lockdowns, spam floods, ban appeals. Medium: rule violations, support
-tickets, level-ups. Low: engagement and analytics. Workflows are started with their level and
-their activities inherit it, so a backlog of low work never delays a lockdown.
+High: raid lockdowns (first of all), spam floods, ban appeals. Medium: rule violations,
+support tickets, level-ups. Low: engagement and analytics. Workflows are started with their
+level and their activities inherit it, so a backlog of low work never delays a lockdown.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-HIGH = 1
+LOCKDOWN = 1
+"""Above everything: a raid lockdown (the top of the spec's high level)."""
+HIGH = 2
 MEDIUM = 3
 LOW = 5
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from dcs.server_config import ServerConfig, lockdown_settings
 from domain.lockdown import RaidReport, RaidSuspect
 from domain.raid import RaidSignal, Suspect
 from workflows.raid import REPORT_SIGNAL, RaidLockdownInput, raid_workflow_id
@@ -71,7 +72,7 @@ class RaidLink:
 
     # -- from the fast path -----------------------------------------------------------------
 
-    def on_raid_signal(self, guild_id: int, signal: RaidSignal, auto: bool) -> bool:
+    def on_raid_signal(self, guild_id: int, signal: RaidSignal, config: ServerConfig) -> bool:
         """A raid-level signal; True when it starts a lockdown now."""
         suspects = [self._suspect(guild_id, s) for s in signal.suspects]
         self._remember(guild_id, (s.user_id for s in suspects))
@@ -80,7 +81,7 @@ class RaidLink:
             out.suspects.update((s.user_id, s) for s in suspects)
             out.reasons = signal.reasons
             return False
-        if not auto:
+        if not config.raid.lockdown.auto:
             return False
         self._starting.add(guild_id)
         report = RaidReport(signal.at, tuple(suspects), signal.reasons)
@@ -89,6 +90,7 @@ class RaidLink:
             trigger="detected",
             started_by="raid detector",
             reason="; ".join(signal.reasons)[:500] or "raid detected",
+            settings=lockdown_settings(config),
         )
         asyncio.get_running_loop().create_task(self._start(inp, report))
         return True

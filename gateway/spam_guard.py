@@ -346,7 +346,7 @@ class SpamGuard:
         link.on_activity(guild_id)
         auto = config.raid.lockdown.auto
         if signal is not None and signal.level == "raid":
-            link.on_raid_signal(guild_id, signal, auto)
+            link.on_raid_signal(guild_id, signal, config)
         if signal is None or signal.level != "raid" or guard.raid_alerted:
             return
         guard.raid_alerted = True

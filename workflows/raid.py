@@ -145,6 +145,9 @@ class RaidLockdownInput:
     reason: str = "raid detected"
     duration_minutes: int | None = None
     """A manual lockdown for a fixed time lifts then, quiet or not (unlock still ends it)."""
+    settings: LockdownSettings | None = None
+    """The server's lockdown settings when the starter has them (the gateway does): one
+    activity less before the server is locked. None: read from the stored config."""
     carry: LockdownCarry | None = None
 
 
@@ -216,7 +219,7 @@ class RaidLockdownWorkflow:
         c, inp = self._c, self._inp
         return LockdownStatus(
             guild_id=inp.guild_id,
-            active=c is not None and not c.lifted,
+            active=c is None or not c.lifted,  # None: still locking
             incident_number=c.incident.number if c else None,
             trigger=inp.trigger,
             started_by=inp.started_by,
@@ -259,10 +262,18 @@ class RaidLockdownWorkflow:
         )
 
     async def _start(self, inp: RaidLockdownInput) -> LockdownCarry:
-        """Record, snapshot (read-only), lock, alert."""
+        """Snapshot (read only), lock, then record and alert: locking comes first."""
         now = workflow.now()
-        settings: LockdownSettings = await self._db(
+        settings: LockdownSettings = inp.settings or await self._db(
             RaidActivities.load_lockdown_settings, inp.guild_id
+        )
+        snapshot: GuildSnapshot = await self._discord(
+            RaidActivities.snapshot_guild, SnapshotInput(inp.guild_id, settings)
+        )
+        plan = plan_lockdown(snapshot, settings)
+        problem = await self._try_discord(
+            RaidActivities.apply_lockdown,
+            ApplyInput(inp.guild_id, plan, f"Raid lockdown: {inp.reason}"),
         )
         info = workflow.info()
         incident: IncidentRef = await self._db(
@@ -277,14 +288,10 @@ class RaidLockdownWorkflow:
                 now,
             ),
         )
-        snapshot: GuildSnapshot = await self._discord(
-            RaidActivities.snapshot_guild, SnapshotInput(inp.guild_id, settings)
-        )
         await self._db(
             RaidActivities.update_raid_incident,
             IncidentUpdate(incident.incident_id, now, snapshot=snapshot),
         )
-        plan = plan_lockdown(snapshot, settings)
         c = LockdownCarry(
             incident=incident,
             settings=settings,
@@ -297,10 +304,6 @@ class RaidLockdownWorkflow:
         if inp.duration_minutes:
             c.lift_at_latest = now + timedelta(minutes=inp.duration_minutes)
         self._c = c
-        problem = await self._try_discord(
-            RaidActivities.apply_lockdown,
-            ApplyInput(inp.guild_id, plan, f"Raid lockdown #{incident.number}: {inp.reason}"),
-        )
         what = self._lock_summary(plan) + (f" (not all applied: {problem})" if problem else "")
         await self._log(c, f"locked: {what}")
         await self._alert(

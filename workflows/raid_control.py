@@ -9,7 +9,7 @@ from temporalio.common import Priority
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.lockdown import RaidReport, UnlockRequest
-from domain.priority import HIGH
+from domain.priority import LOCKDOWN
 from workflows.raid import (
     REPORT_SIGNAL,
     UNLOCK_SIGNAL,
@@ -34,7 +34,7 @@ async def start_lockdown(
         task_queue=task_queue,
         start_signal=REPORT_SIGNAL,
         start_signal_args=[report],
-        priority=Priority(priority_key=HIGH),
+        priority=Priority(priority_key=LOCKDOWN),
     )
 
 

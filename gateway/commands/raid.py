@@ -36,6 +36,8 @@ def status_text(status: LockdownStatus | None) -> str:
     """The lockdown as one short message."""
     if status is None or not status.active:
         return "No lockdown is active."
+    if status.incident_number is None:
+        return "🔒 A lockdown is starting: channels are being locked."
     lifts = f"<t:{int(status.lifts_at.timestamp())}:R>" if status.lifts_at else "on /unlock"
     started = f"<t:{int(status.started_at.timestamp())}:R>" if status.started_at else "?"
     return (

@@ -83,8 +83,11 @@ async def test_a_mass_join_locks_the_server_down_and_unlock_restores_it(
 
 
 async def _with_suspects(client, guild, count):
+    """The lockdown once it is in place and recorded, with at least `count` suspects."""
     status = await lockdown_status(client, guild)
-    return status if status is not None and status.suspects >= count else None
+    if status is None or status.incident_number is None:
+        return None
+    return status if status.suspects >= count else None
 
 
 def _suspect_ids(bot):
@@ -102,7 +105,7 @@ async def test_lockdown_raid_and_unlock_commands(temporal_env, session_factory, 
         )
         await eventually(lambda: "Lockdown started" in _reply(sim, record), timeout=20)
         await eventually(lambda: not any(_can_send(sim, n) for n in PUBLIC), timeout=20)
-        status = await eventually(lambda: lockdown_status(client, guild), timeout=20)
+        status = await eventually(lambda: _with_suspects(client, guild, 0), timeout=20)
         assert status.trigger == "manual" and status.reason == "drill"
         shown = await sim.invoke_slash_command("raid", sim.world.owner_id)
         await eventually(lambda: "Lockdown #" in _reply(sim, shown), timeout=20)

@@ -70,7 +70,8 @@ async def test_lockdown_and_unlock_through_the_api(setup, session_factory, token
 
 async def _active(http, base, headers):
     body = (await http.get(base, headers=headers)).json()
-    return body if body["active"] else None
+    locked = body["active"] and body["lockdown"]["incident_number"] is not None
+    return body if locked else None
 
 
 async def _lifted_page(http, base, headers):

@@ -51,7 +51,9 @@ def _everyone_can_send(sim, name: str) -> bool:
 
 
 async def _status(handle):
-    return await handle.query(RaidLockdownWorkflow.status)
+    """The status once the lockdown is in place and recorded (None before)."""
+    status = await handle.query(RaidLockdownWorkflow.status)
+    return status if status.incident_number is not None else None
 
 
 async def test_lockdown_locks_then_a_quiet_lift_restores_everything_exactly(

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from domain.priority import LOW, MEDIUM, report_priority
+from domain.priority import HIGH, LOCKDOWN, LOW, MEDIUM, report_priority
 from gateway.dispatch import EVENT_PRIORITY, PriorityDispatch
 
 
@@ -55,7 +55,8 @@ async def test_a_failing_handler_does_not_stop_the_pool():
 
 
 def test_raids_and_spam_are_high_engagement_low():
-    assert "on_member_join" not in EVENT_PRIORITY or EVENT_PRIORITY["on_member_join"] == 1
+    assert EVENT_PRIORITY["on_member_join"] == HIGH
     assert EVENT_PRIORITY["on_raw_reaction_add"] == LOW
     assert EVENT_PRIORITY["on_message"] == MEDIUM
-    assert report_priority("spam") == 1 and report_priority("automod") == MEDIUM
+    assert report_priority("spam") == HIGH and report_priority("automod") == MEDIUM
+    assert LOCKDOWN < HIGH < MEDIUM < LOW  # Temporal serves the smaller key first
