@@ -273,3 +273,31 @@ async def test_a_429_storm_delays_the_lockdown_but_loses_no_change(
 def _locked(sim):
     done = server_state(sim)["verification_level"] == 3
     return (done and not any(_everyone_can_send(sim, name) for name in PUBLIC)) or None
+
+
+async def test_a_429_storm_on_bulk_ban_delays_the_removal_but_bans_everyone(
+    env, session_factory, sim, task_queue
+):
+    await configure_raid(session_factory, sim, quiet_minutes=600)
+    ids = [
+        (await sim.member_join(f"storm{i:03d}", account_age=timedelta(hours=2))).user_id
+        for i in range(250)
+    ]
+    sim.inject_fault(r"/guilds/\d+/bulk-ban", 429, method="POST", count=3, retry_after=0.2)
+    async with running(env.client, task_queue, session_factory, sim, Helpers()):
+        handle = await start_lockdown(
+            env.client, task_queue, sim, tuple(suspect(sim, u) for u in ids)
+        )
+        await eventually(lambda: _status(handle))
+        await env.sleep(timedelta(seconds=25))
+        (row,) = await eventually(lambda: approvals_of(session_factory, handle.id))
+        await submit_decision(
+            session_factory, env.client, ApprovalDecision(row.id, "approve", "api:1", "api")
+        )
+        await eventually(lambda: _removed(handle, 250), timeout=30)
+    assert len(sim.requests("POST", BULK_BAN, status=429)) == 3
+    assert [len(c.json["user_ids"]) for c in sim.requests("POST", BULK_BAN, status=200)] == [
+        200,
+        50,
+    ]
+    assert all(u in sim.world.guilds[sim.world.guild_id].bans for u in ids)
