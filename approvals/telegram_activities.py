@@ -106,7 +106,7 @@ async def request_from_row(session: AsyncSession, row: PendingApproval) -> Appro
     return ApprovalRequest(
         approval_id=row.id,
         guild_id=row.guild_id,
-        user_id=row.target_user_id or 0,
+        user_id=row.target_user_id,
         workflow_id=row.workflow_id,
         action=row.action,
         reason=row.reason,

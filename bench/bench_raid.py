@@ -139,6 +139,7 @@ class Drill:
         self.authors: dict[int, int] = {}
         self.lost_regular_messages = 0
         self.reactions_sent = 0
+        self.reaction_round = 0
         self.spam_task: asyncio.Task[dict[str, float]] | None = None
         self.chatting = True
 
@@ -259,7 +260,9 @@ class Drill:
     async def _react(self, count: int) -> int:
         """Reactions on regulars' messages at BACKLOG_RATE a second: engagement work."""
         pairs = [(c, m, u) for (c, m) in self.regular_messages for u in self.regulars[:40]]
-        emojis = ("👍", "🔥", "😂", "🎉", "❤️")
+        rounds = (("👍", "🔥", "😂", "🎉", "❤️"), ("👀", "✅", "💯", "🙏", "😮"))
+        emojis = rounds[self.reaction_round % len(rounds)]  # a repeat reaction sends nothing
+        self.reaction_round += 1
         sent, start = 0, time.monotonic()
         for c, m, u in pairs:
             for e in emojis:
@@ -437,6 +440,17 @@ async def _scenario(workdir: Path) -> dict[str, Any]:
             out["flood_during_raid"] = await drill.spam_task  # every spam message deleted
             await drill.wave
             await drill.lift()
+            out["restored_exactly_3"] = drill.state() == before
+            drill.stop_gateway()  # the same again, with the gateway's priority dispatch off
+            drill.env["GATEWAY_PRIORITY_DISPATCH"] = "false"
+            await drill.start_gateway()
+            out["no_priority_latency"] = await drill.raid(
+                "fifo", backlog=BACKLOG_REACTIONS, spammers=spammers
+            )
+            assert drill.spam_task is not None
+            await drill.spam_task
+            await drill.wave
+            await drill.lift()
             out["restored_exactly_2"] = drill.state() == before
         finally:
             drill.chatting = False
@@ -464,7 +478,9 @@ def run() -> dict[str, dict[str, Any]]:
         "join_seconds": JOIN_SECONDS,
         "young_share": YOUNG_SHARE,
         "removed": out["removed"],
-        "restored_exactly": out["restored_exactly"] and out["restored_exactly_2"],
+        "restored_exactly": out["restored_exactly"]
+        and out["restored_exactly_2"]
+        and out["restored_exactly_3"],
         "worker_killed_mid_lockdown": True,
     }
     return {
@@ -486,6 +502,10 @@ def run() -> dict[str, dict[str, Any]]:
             "backlog_rate_per_s": BACKLOG_RATE,
             "spam_messages_during_raid": out["flood_during_raid"]["posted"],
             "spam_flood_during_raid_msgs_per_s": round(out["flood_during_raid"]["rate"], 1),
+            "without_priority_dispatch_ms": round(out["no_priority_latency"]["total"], 1),
+            "without_priority_crossing_to_detection_ms": round(
+                out["no_priority_latency"]["detect"], 1
+            ),
         },
         "spam_flood_msgs_per_s": {
             "value": round(flood["rate"], 1),

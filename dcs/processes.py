@@ -98,6 +98,7 @@ async def run_gateway(settings: Settings) -> None:
         task_queue=settings.temporal_task_queue,
         sessions=make_sessionmaker(engine),
         sandbox=settings.sandbox,
+        priority_dispatch=settings.gateway_priority_dispatch,
     )
     try:
         await bot.start(settings.bot_token)

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     api_port: int = 8080
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8765
+    gateway_priority_dispatch: bool = Field(
+        default=True,
+        description="Queue messages ahead of reactions and voice when the gateway falls behind.",
+    )
 
     # Scam-link list: the shipped snapshot until the feed's first refresh lands
     scam_feed_url: str = Field(

@@ -57,6 +57,7 @@ class SuiteBot(discord.Client):
         task_queue: str,
         sessions: async_sessionmaker[AsyncSession],
         sandbox: bool = False,
+        priority_dispatch: bool = True,
         **options: object,
     ) -> None:
         super().__init__(intents=suite_intents(), **options)  # type: ignore[arg-type]
@@ -79,6 +80,8 @@ class SuiteBot(discord.Client):
         self.spam_guard = SpamGuard(self)
         self.raid_link = RaidLink(self, self.spam_guard.lockdowns)
         self.dispatcher = PriorityDispatch()
+        self.priority_dispatch = priority_dispatch
+        """Off: every event runs at once, first come first served (discord.py's own way)."""
         self.anti_nuke = AntiNukeGuard(self)
 
     def _schedule_event(
@@ -106,7 +109,8 @@ class SuiteBot(discord.Client):
 
     async def setup_hook(self) -> None:
         """Start the config refresher and the XP flusher; publish the slash commands."""
-        self.dispatcher.start()
+        if self.priority_dispatch:
+            self.dispatcher.start()
         self._background = [
             asyncio.create_task(self._refresh_loop()),
             asyncio.create_task(self.engagement.run_flusher()),
