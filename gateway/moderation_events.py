@@ -36,6 +36,8 @@ from approvals.decisions import DecisionOutcome, DecisionRefused, submit_decisio
 from dcs.server_config import ServerConfig
 from domain.approvals import ApprovalDecision, Decision, DecisionChannel, milder_actions
 from domain.cases import AppealRequest, LiftRequest, MemberRejoined, Violation, violation_to_json
+from gateway.replies import modal_value as _modal_value
+from gateway.replies import tell as _tell
 from storage import outbox
 from storage.appeals import AppealPending, open_appeal, withdraw_appeal
 from storage.models import PendingApproval
@@ -457,23 +459,3 @@ def _appeal_target(rest: str) -> tuple[int, str] | None:
     if not guild.isdigit() or sanction not in APPEALABLE:
         return None
     return int(guild), sanction
-
-
-def _modal_value(data: dict[str, Any], field: str) -> str:
-    """The value of one text input in a submitted modal."""
-    for row in data.get("components") or []:
-        for component in row.get("components") or []:
-            if component.get("custom_id") == field:
-                return str(component.get("value") or "")
-    return ""
-
-
-async def _tell(interaction: discord.Interaction, text: str) -> None:
-    """An ephemeral answer, whether or not the interaction was answered already."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not answer interaction %s", interaction.id)

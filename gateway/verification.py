@@ -37,6 +37,8 @@ from domain.verification import (
     rules_for,
 )
 from gateway.moderation_events import signal_if_running
+from gateway.replies import modal_value as _modal_value
+from gateway.replies import tell as _tell
 from workflows.verification import (
     VerificationInput,
     VerificationWorkflow,
@@ -269,26 +271,6 @@ async def _answered(
     await interaction.followup.send(
         "That is not the answer. Press Verify again for a new question.", ephemeral=True
     )
-
-
-def _modal_value(data: dict[str, Any], field: str) -> str:
-    """The value of one text input in a submitted form."""
-    for row in data.get("components") or []:
-        for component in row.get("components") or []:
-            if component.get("custom_id") == field:
-                return str(component.get("value") or "")
-    return ""
-
-
-async def _tell(interaction: discord.Interaction, text: str) -> None:
-    """An ephemeral answer, whether or not the interaction was answered already."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not answer interaction %s", interaction.id)
 
 
 def panel_view(guild_id: int) -> discord.ui.View:
