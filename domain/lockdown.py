@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 SEND_MESSAGES = 1 << 11
 ADD_REACTIONS = 1 << 6
@@ -39,6 +39,7 @@ INVITE_PAUSE = timedelta(hours=24)
 MIN_INVITE_SHARE = 0.5
 MIN_INVITE_JOINS = 3
 
+T = TypeVar("T")
 Trigger = Literal["detected", "manual", "api"]
 RemovalAction = Literal["ban", "kick", "timeout"]
 
@@ -174,9 +175,12 @@ class SuspectBook:
             self.unproposed.append(suspect.user_id)
         return True
 
-    def mark_left(self, user_id: int) -> None:
-        """A suspect left: never propose or act on them."""
+    def mark_left(self, user_id: int) -> bool:
+        """A suspect left: never propose or act on them. True when this is news."""
+        if user_id not in self.suspects or user_id in self.left:
+            return False
         self.left.add(user_id)
+        return True
 
     def take_proposal(self) -> tuple[int, ...]:
         """The suspects still present and not yet proposed, now put up for a decision."""
@@ -249,10 +253,10 @@ def invites_restore_value(snapshot: GuildSnapshot, now: datetime) -> datetime | 
     return until if until is not None and until > now else None
 
 
-def batches(ids: Sequence[int], size: int = BULK_BAN_LIMIT) -> Iterator[tuple[int, ...]]:
-    """Ids in calls of at most `size` (Discord's bulk ban takes 200)."""
-    for start in range(0, len(ids), size):
-        yield tuple(ids[start : start + size])
+def batches(items: Sequence[T], size: int = BULK_BAN_LIMIT) -> Iterator[tuple[T, ...]]:
+    """Items in groups of at most `size` (Discord's bulk ban takes 200 ids a call)."""
+    for start in range(0, len(items), size):
+        yield tuple(items[start : start + size])
 
 
 def dominant_invite(suspects: Iterable[RaidSuspect]) -> str | None:

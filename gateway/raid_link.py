@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -52,7 +52,6 @@ class _Outgoing:
     suspects: dict[int, RaidSuspect] = field(default_factory=dict)
     left: list[int] = field(default_factory=list)
     reasons: tuple[str, ...] = ()
-    activity: bool = False
 
 
 class RaidLink:
@@ -67,8 +66,6 @@ class RaidLink:
         self._invites: dict[int, dict[int, str]] = {}
         """Recent joiners' invite codes per guild (a join is attributed before it is suspected)."""
         self._starting: set[int] = set()
-        self.started_at: dict[int, float] = {}
-        """When each guild's lockdown start was handed to Temporal (monotonic; for benches)."""
 
     # -- from the fast path -----------------------------------------------------------------
 
@@ -96,9 +93,12 @@ class RaidLink:
         return True
 
     def on_activity(self, guild_id: int) -> None:
-        """A join or message at an elevated reading: the raid goes on (the lift waits)."""
+        """A join or message at an elevated reading: the raid goes on (the lift waits).
+
+        A report with nothing in it is enough: any report resets the lockdown's quiet period.
+        """
         if guild_id in self.lockdowns:
-            self._out.setdefault(guild_id, _Outgoing()).activity = True
+            self._out.setdefault(guild_id, _Outgoing())
 
     def on_member_left(self, guild_id: int, user_id: int) -> None:
         """A suspect left: nothing to remove any more."""
@@ -116,12 +116,8 @@ class RaidLink:
         if user_id not in self._suspects.get(guild_id, {}):
             return  # not (yet) a suspect: the code waits in `recent` for the signal
         out = self._out.setdefault(guild_id, _Outgoing())
-        known = out.suspects.get(user_id)
-        base = known or RaidSuspect(user_id, 0, ())
-        out.suspects[user_id] = RaidSuspect(
-            base.user_id, base.score, base.reasons, base.username, base.joined_at,
-            base.account_created_at, code,
-        )  # fmt: skip
+        known = out.suspects.get(user_id) or RaidSuspect(user_id, 0, ())
+        out.suspects[user_id] = replace(known, invite_code=code)
 
     # -- to Temporal -------------------------------------------------------------------------
 
@@ -162,15 +158,13 @@ class RaidLink:
             if status is None or not status.active:
                 self.lockdowns.discard(guild_id)
 
-    async def note_started(self, guild_id: int) -> None:
+    def note_started(self, guild_id: int) -> None:
         """A lockdown started elsewhere (/lockdown, the API): treat the guild as locked."""
         self.lockdowns.add(guild_id)
 
     async def _start(self, inp: RaidLockdownInput, report: RaidReport) -> None:
-        loop = asyncio.get_running_loop()
         try:
             await start_lockdown(self.bot.temporal, self.bot.task_queue, inp, report)
-            self.started_at[inp.guild_id] = loop.time()
             self.lockdowns.add(inp.guild_id)
             log.warning("raid lockdown started in guild %s: %s", inp.guild_id, inp.reason)
         except Exception:

@@ -65,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
         RaidSuspect,
         SuspectBook,
         UnlockRequest,
+        batches,
         dominant_invite,
         lift_due,
         plan_lockdown,
@@ -327,10 +328,9 @@ class RaidLockdownWorkflow:
     def _lift_at(self) -> datetime:
         c = self._c
         assert c is not None
-        due = lift_due(c.last_activity, c.settings)
-        if c.lift_at_latest is not None and self._inp.duration_minutes:
+        if c.lift_at_latest is not None:
             return c.lift_at_latest  # a fixed-time manual lockdown
-        return due
+        return lift_due(c.last_activity, c.settings)
 
     def _next_due(self, c: LockdownCarry) -> datetime | None:
         times: list[datetime] = [p.expires_at for p in c.proposals]
@@ -367,7 +367,7 @@ class RaidLockdownWorkflow:
             reports, self._inbox = self._inbox, []
             await self._take_reports(c, reports)
         for approval_id in list(self._decisions):
-            proposal = next((p for p in c.proposals if p.approval_id == approval_id), None)
+            proposal = self._current(c, approval_id)
             decision = self._decisions.pop(approval_id)
             if proposal is not None:
                 await self._conclude(c, proposal, decision)
@@ -377,16 +377,12 @@ class RaidLockdownWorkflow:
         left: list[int] = []
         for report in reports:
             new.extend(s for s in report.suspects if self._book.add(s))
-            for user_id in report.left_user_ids:
-                if user_id in self._book.suspects and user_id not in self._book.left:
-                    self._book.mark_left(user_id)
-                    left.append(user_id)
+            left.extend(u for u in report.left_user_ids if self._book.mark_left(u))
         if not c.lifted:
             c.last_activity = workflow.now()
         if new and c.unproposed_since is None and not c.lifted:
             c.unproposed_since = workflow.now()
-        for start in range(0, len(new), MEMBER_BATCH):
-            chunk = tuple(new[start : start + MEMBER_BATCH])
+        for chunk in batches(new, MEMBER_BATCH):
             await self._db(
                 RaidActivities.record_raid_members,
                 MembersInput(c.incident.incident_id, self._inp.guild_id, chunk),

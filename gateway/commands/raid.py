@@ -69,7 +69,7 @@ async def lockdown(
     by = f"discord:{interaction.user.id}"
     inp = RaidLockdownInput(interaction.guild.id, "manual", by, reason, duration_minutes=minutes)
     await start_lockdown(bot.temporal, bot.task_queue, inp, RaidReport(datetime.now(UTC)))
-    await bot.raid_link.note_started(interaction.guild.id)
+    bot.raid_link.note_started(interaction.guild.id)
     until = f" for {minutes} min" if minutes else ""
     await interaction.followup.send(
         f"🔒 Lockdown started{until}: channels are being locked and invites paused. "
