@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
 
 import discord
 from discord import app_commands
 
 from dcs.automod_check import compile_dry_run, describe_result, judge_texts
-
-if TYPE_CHECKING:
-    from gateway.bot import SuiteBot
+from gateway.commands.context import suite_bot
 
 automod_group = app_commands.Group(
     name="automod",
@@ -32,7 +29,7 @@ async def automod_test(
     if not isinstance(actor, discord.Member) or not actor.guild_permissions.manage_guild:
         await interaction.response.send_message("You need Manage Server for that.", ephemeral=True)
         return
-    bot = cast("SuiteBot", interaction.client)
+    bot = suite_bot(interaction)
     guild_id = interaction.guild.id
     await interaction.response.defer(ephemeral=True, thinking=True)
     # compiling a big rule set and loading the local model take a moment: off the event loop

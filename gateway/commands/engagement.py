@@ -11,6 +11,8 @@ from discord import app_commands
 
 from dcs.engagement import achievement_rules, counters_of
 from domain.leveling import progress
+from gateway.commands.context import guild_of as _guild
+from gateway.commands.context import suite_bot as _bot
 from gateway.rank_card import RankCard, render_rank_card
 from storage.achievements import list_achievements
 from storage.levels import adjust_xp, get_member_level, leaderboard, member_rank, reset_member
@@ -20,15 +22,6 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 10
 MAX_PAGE = 100
-
-
-def _bot(interaction: discord.Interaction) -> SuiteBot:
-    return cast("SuiteBot", interaction.client)
-
-
-def _guild(interaction: discord.Interaction) -> discord.Guild:
-    assert interaction.guild is not None  # every command here is guild_only
-    return interaction.guild
 
 
 AVATAR_TIMEOUT_S = 2.0

@@ -24,6 +24,8 @@ from sqlalchemy import select
 
 from domain.cases import LiftRequest, Violation
 from domain.hierarchy import Rank, hierarchy_problem
+from gateway.commands.context import guild_of as _guild
+from gateway.commands.context import suite_bot as _bot
 from gateway.moderation_events import decide, may_decide, not_an_approver_message, report
 from gateway.moderation_events import signal_member as _signal_member
 from storage.cases import CaseRecord, get_case, list_cases, record_case
@@ -43,15 +45,6 @@ CASES_SHOWN = 10
 POINTS = {"warn": 1, "timeout": 1, "kick": 1, "ban": 0, "note": 0}
 """Strike points a moderator's action adds (a ban ends the matter; a note is only a note)."""
 VERBS = {"warn": "warning", "timeout": "timeout", "kick": "kick", "ban": "ban", "note": "note"}
-
-
-def _bot(interaction: discord.Interaction) -> SuiteBot:
-    return cast("SuiteBot", interaction.client)
-
-
-def _guild(interaction: discord.Interaction) -> discord.Guild:
-    assert interaction.guild is not None  # every command here is guild_only
-    return interaction.guild
 
 
 def rank_of(user: discord.Member | discord.User, guild: discord.Guild) -> Rank:

@@ -7,21 +7,14 @@ hears about it. Both need Manage Server (checked again here: default permissions
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
 
 import discord
 from discord import app_commands
 
 from domain.lockdown import RaidReport, UnlockRequest
+from gateway.commands.context import suite_bot as _bot
 from workflows.raid import LockdownStatus, RaidLockdownInput
 from workflows.raid_control import lockdown_status, start_lockdown, unlock
-
-if TYPE_CHECKING:
-    from gateway.bot import SuiteBot
-
-
-def _bot(interaction: discord.Interaction) -> SuiteBot:
-    return cast("SuiteBot", interaction.client)
 
 
 def _refused(interaction: discord.Interaction) -> str | None:

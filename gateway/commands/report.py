@@ -8,7 +8,6 @@ other case. Only reported or automod-flagged messages ever reach the AI.
 from __future__ import annotations
 
 from datetime import UTC
-from typing import TYPE_CHECKING, cast
 
 import discord
 from discord import app_commands
@@ -16,10 +15,8 @@ from discord import app_commands
 from domain.automod import EXCERPT_LIMIT
 from domain.cases import Violation
 from gateway.automod_actions import REVIEW_CONTENT_LIMIT, recent_context
+from gateway.commands.context import suite_bot
 from gateway.moderation_events import report
-
-if TYPE_CHECKING:
-    from gateway.bot import SuiteBot
 
 
 @app_commands.context_menu(name="Report to moderators")
@@ -27,7 +24,7 @@ if TYPE_CHECKING:
 @app_commands.guild_only()
 async def report_message(interaction: discord.Interaction, message: discord.Message) -> None:
     """Send the message to the AI reviewer and the author's moderation record."""
-    bot = cast("SuiteBot", interaction.client)
+    bot = suite_bot(interaction)
     if interaction.guild is None:
         return
     if message.author.bot or message.author.id == interaction.user.id:

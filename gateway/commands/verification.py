@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 import discord
 from discord import app_commands
 
+from gateway.commands.context import guild_of as _guild
+from gateway.commands.context import suite_bot as _bot
 from gateway.verification import grant, panel_view, pending_members
-
-if TYPE_CHECKING:
-    from gateway.bot import SuiteBot
 
 SHOWN = 10
 """Pending members listed by /verification status (the count covers everyone)."""
-
-
-def _bot(interaction: discord.Interaction) -> SuiteBot:
-    return cast("SuiteBot", interaction.client)
-
-
-def _guild(interaction: discord.Interaction) -> discord.Guild:
-    assert interaction.guild is not None  # every command here is guild_only
-    return interaction.guild
 
 
 async def _refuse(interaction: discord.Interaction, text: str) -> None:
