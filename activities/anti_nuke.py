@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.discord_rest import DiscordHttp
+from activities.discord_rest import DiscordHttp, refused_with
 from domain.anti_nuke import ChannelRecord, Evidence, RoleRecord
 from storage.models import AntiNukeIncident
 from storage.servers import ensure_server_exists
@@ -244,7 +244,7 @@ class AntiNukeActivities:
         try:
             await self._http.request("DELETE", f"/webhooks/{inp.webhook_id}", reason=inp.reason)
         except ApplicationError as err:
-            if err.type == "DiscordHTTP404":
+            if refused_with(err, 404):
                 return f"webhook {inp.webhook_id}: already gone"
             if err.non_retryable:
                 return f"webhook {inp.webhook_id}: not deleted ({_refusal(err)})"

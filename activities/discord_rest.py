@@ -84,6 +84,11 @@ class DiscordHttp:
             self._exhausted_until[bucket] = time.monotonic() + reset_after
 
 
+def refused_with(err: ApplicationError, *statuses: int) -> bool:
+    """Whether Discord answered with one of these statuses (see `DiscordHttp.request`)."""
+    return any(err.type == f"DiscordHTTP{s}" for s in statuses)
+
+
 @dataclass(frozen=True)
 class ModLogInput:
     """A recorded case to announce in the server's mod-log channel."""

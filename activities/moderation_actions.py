@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.discord_rest import DiscordHttp
+from activities.discord_rest import DiscordHttp, refused_with
 from domain.sanctions import MAX_TIMEOUT
 from storage.models import PendingApproval
 
@@ -39,10 +39,6 @@ def appeal_custom_id(guild_id: int, sanction: str) -> str:
 def _nonce(*parts: object) -> str:
     """A stable nonce (<= 25 chars), so a retried post shows once."""
     return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()[:25]
-
-
-def _is_status(err: ApplicationError, status: int) -> bool:
-    return err.type == f"DiscordHTTP{status}"
 
 
 @dataclass(frozen=True)
@@ -241,7 +237,7 @@ class ModerationActions:
                 reason=inp.reason,
             )
         except ApplicationError as err:
-            if _is_status(err, 404):
+            if refused_with(err, 404):
                 return ActionResult(False, "member is not in the guild")
             raise
         return ActionResult(True)
@@ -255,7 +251,7 @@ class ModerationActions:
                 "PATCH", path, json={"communication_disabled_until": None}, reason=inp.reason
             )
         except ApplicationError as err:
-            if _is_status(err, 404):
+            if refused_with(err, 404):
                 return ActionResult(False, "member is not in the guild")
             raise
         return ActionResult(True)
@@ -268,7 +264,7 @@ class ModerationActions:
                 "DELETE", f"/guilds/{inp.guild_id}/members/{inp.user_id}", reason=inp.reason
             )
         except ApplicationError as err:
-            if _is_status(err, 404):
+            if refused_with(err, 404):
                 return ActionResult(False, "member already gone")
             raise
         return ActionResult(True)
@@ -292,7 +288,7 @@ class ModerationActions:
                 "DELETE", f"/guilds/{inp.guild_id}/bans/{inp.user_id}", reason=inp.reason
             )
         except ApplicationError as err:
-            if _is_status(err, 404):
+            if refused_with(err, 404):
                 return ActionResult(False, "not banned (already unbanned)")
             raise
         return ActionResult(True)
@@ -359,7 +355,7 @@ class ModerationActions:
                 "PATCH", f"/channels/{inp.channel_id}/messages/{inp.message_id}", json=body
             )
         except ApplicationError as err:
-            if _is_status(err, 404):
+            if refused_with(err, 404):
                 return False
             raise
         return True

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.discord_rest import DiscordHttp
+from activities.discord_rest import DiscordHttp, refused_with
 from dcs.server_config import (
     ConfigError,
     default_server_config,
@@ -194,10 +194,6 @@ def _channel_info(channel: dict[str, Any], guild_id: int) -> ChannelInfo:
     )
 
 
-def _is_status(err: ApplicationError, *statuses: int) -> bool:
-    return any(err.type == f"DiscordHTTP{s}" for s in statuses)
-
-
 class RaidActivities:
     """Discord and database work of the `raid:{guild}` workflow."""
 
@@ -315,7 +311,7 @@ class RaidActivities:
                         "PATCH", f"/channels/{lock.channel_id}", body, reason=inp.reason
                     )
             except ApplicationError as err:
-                if not _is_status(err, 403, 404):
+                if not refused_with(err, 403, 404):
                     raise
                 skipped.append(f"{lock.channel_id}: {err.type}")
                 continue
@@ -343,7 +339,7 @@ class RaidActivities:
             try:
                 await self._restore_channel(g, ch, ch.channel_id in slowed, inp.reason)
             except ApplicationError as err:
-                if not _is_status(err, 403, 404):
+                if not refused_with(err, 403, 404):
                     raise
                 skipped.append(f"{ch.name or ch.channel_id}: {err.type}")
                 continue
@@ -377,7 +373,7 @@ class RaidActivities:
         try:
             await self._call("DELETE", path, reason=reason)
         except ApplicationError as err:
-            if not _is_status(err, 404):  # none there: already as it was
+            if not refused_with(err, 404):  # none there: already as it was
                 raise
 
     @activity.defn(name="remove_raiders")
@@ -422,7 +418,7 @@ class RaidActivities:
                     "POST", f"/guilds/{inp.guild_id}/bulk-ban", body, reason=inp.reason
                 )
             except ApplicationError as err:
-                if not _is_status(err, 400, 403):  # 400: none of them could be banned
+                if not refused_with(err, 400, 403):  # 400: none of them could be banned
                     raise
                 failed.extend(chunk)
                 continue
@@ -450,7 +446,7 @@ class RaidActivities:
         try:
             await self._call("DELETE", f"/invites/{inp.code}", reason=inp.reason)
         except ApplicationError as err:
-            if not _is_status(err, 404):
+            if not refused_with(err, 404):
                 raise
             return InviteResult(inp.code, creator, uses, deleted=False)
         return InviteResult(inp.code, creator, uses, deleted=True)

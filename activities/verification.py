@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.discord_rest import DiscordHttp
+from activities.discord_rest import DiscordHttp, refused_with
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ UNKNOWN_ROLE = "10011"
 
 
 def _gone(err: ApplicationError) -> bool:
-    return err.type == "DiscordHTTP404" and UNKNOWN_ROLE not in err.message
+    return refused_with(err, 404) and UNKNOWN_ROLE not in err.message
 
 
 class VerificationActivities:
