@@ -55,7 +55,7 @@ from simulator import DiscordSimulator
 from simulator.config import SimulatorConfig
 from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
 from storage.models import ModerationCase, PendingApproval, RaidIncidentMember
-from storage.servers import ensure_server, put_server_config
+from storage.servers import ensure_server, get_server_config, put_server_config
 from workflows.raid import raid_workflow_id
 from workflows.raid_control import lockdown_status, unlock
 
@@ -332,7 +332,6 @@ class Drill:
         raise RuntimeError("the replayed joins never reached the raid level")
 
     async def _config(self) -> Any:
-        from storage.servers import get_server_config
 
         async with self.sessions() as session:
             raw, _ = await get_server_config(session, self.guild)
