@@ -332,7 +332,6 @@ class Drill:
         raise RuntimeError("the replayed joins never reached the raid level")
 
     async def _config(self) -> Any:
-
         async with self.sessions() as session:
             raw, _ = await get_server_config(session, self.guild)
         return parse_server_config(raw)
