@@ -33,6 +33,7 @@ from domain.automod_rules import (
     ZalgoParams,
     regex_problem,
 )
+from domain.events import zone as event_zone
 from domain.lockdown import LockdownSettings
 
 CONFIG_SCHEMA_VERSION: Literal[1] = 1
@@ -700,6 +701,31 @@ class CommandsConfig(_Section):
     """Members with Manage Server are not limited."""
 
 
+class EventsConfig(_Section):
+    """Community events: the server's zone and the defaults a new event takes."""
+
+    timezone: str | None = None
+    """IANA zone in which times without an offset are read (None: each event must give one)."""
+    channel_id: Snowflake | None = None
+    """Where announcements go by default."""
+    ping_role_id: Snowflake | None = None
+    reminders_minutes: list[Annotated[int, Field(ge=0, le=43_200)]] = Field(
+        default_factory=lambda: [1440, 60, 0], max_length=10
+    )
+    xp_reward: int = Field(default=50, ge=0, le=10_000)
+    discord_sync: bool = False
+    """Mirror events to Discord scheduled events, and their edits back."""
+    manager_role_ids: list[Snowflake] = Field(default_factory=list, max_length=50)
+    """Roles that may manage events besides members with Manage Events."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _real_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            event_zone(name)  # ValueError with a message a member can act on
+        return name
+
+
 class ServerConfig(_Section):
     """Everything one Discord server can configure; `version` is the schema version."""
 
@@ -722,6 +748,7 @@ class ServerConfig(_Section):
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
     commands: CommandsConfig = Field(default_factory=CommandsConfig)
     anti_nuke: AntiNukeConfig = Field(default_factory=AntiNukeConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
 
     @field_validator("achievements")
     @classmethod

@@ -38,6 +38,7 @@ NAMING_CONVENTION = {
 APPROVAL_STATUSES = ("pending", "approved", "rejected", "modified", "expired")
 DECISION_CHANNELS = ("telegram", "discord", "api", "command")
 RSVP_STATES = ("going", "maybe", "declined", "waitlist")
+EVENT_STATUSES = ("scheduled", "active", "completed", "cancelled")
 TOKEN_ROLES = ("admin", "moderator", "viewer")
 ANTI_NUKE_STATUSES = ("open", "restored", "banned", "released", "kept", "expired")
 ANALYTICS_WHOLE_DAY = -1
@@ -230,36 +231,51 @@ class SupportTicket(Base):
 
 
 class Event(Base):
-    """A scheduled community event; its reminders live in the event's workflow."""
+    """A community event as its workflow last saved it; the workflow owns the live state."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_schedule", "guild_id", "start_time"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("status", EVENT_STATUSES), name="status"),
+        Index("ix_events_schedule", "guild_id", "start_at"),
+        Index("ix_events_message", "message_id"),
+        Index("ix_events_discord", "guild_id", "discord_event_id"),
+    )
 
     id: Mapped[int] = _serial()
     guild_id: Mapped[int] = _guild_fk()
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
-    start_time: Mapped[datetime]
-    end_time: Mapped[datetime | None]
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    location: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime | None]
     capacity: Mapped[int | None]
     channel_id: Mapped[int | None] = _snowflake(nullable=True)
     message_id: Mapped[int | None] = _snowflake(nullable=True)
     ping_role_id: Mapped[int | None] = _snowflake(nullable=True)
-    rrule: Mapped[str | None] = mapped_column(Text)
+    discord_event_id: Mapped[int | None] = _snowflake(nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="scheduled", server_default="scheduled")
+    recurrence: Mapped[str | None] = mapped_column(String(500))
+    occurrence: Mapped[int] = mapped_column(default=0, server_default="0")
+    spec: Mapped[dict[str, Any]]
+    """The whole EventSpec (`storage.events.spec_to_json`); the columns above are for queries."""
+    going_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    maybe_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    declined_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    waitlist_count: Mapped[int] = mapped_column(default=0, server_default="0")
     created_by: Mapped[int | None] = _snowflake(nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class EventRSVP(Base):
-    """One member's answer to one event; the latest answer wins."""
+    """One member's RSVP to one occurrence of an event; `seq` orders going and the waitlist."""
 
     __tablename__ = "event_rsvps"
     __table_args__ = (
-        CheckConstraint(_one_of("state", RSVP_STATES), name="state"),
-        Index("ix_event_rsvps_state", "event_id", "state"),
+        CheckConstraint(_one_of("status", RSVP_STATES), name="status"),
+        Index("ix_event_rsvps_order", "event_id", "occurrence", "status", "seq"),
     )
 
     event_id: Mapped[int] = mapped_column(
@@ -268,9 +284,35 @@ class EventRSVP(Base):
         primary_key=True,
         autoincrement=False,
     )
+    occurrence: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     user_id: Mapped[int] = _snowflake(primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    choice: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int]
+    source: Mapped[str] = mapped_column(String(16))
+    attended: Mapped[bool] = mapped_column(default=False, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MemberTimezone(Base):
+    """A member's own time zone, so times they type are read as they mean them."""
+
+    __tablename__ = "member_timezones"
+
+    user_id: Mapped[int] = _snowflake(primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EventFeedKey(Base):
+    """A server's calendar subscription key (hashed): calendar apps cannot send a token."""
+
+    __tablename__ = "event_feed_keys"
+
+    guild_id: Mapped[int] = _guild_fk(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class FAQEntry(Base):
