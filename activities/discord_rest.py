@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json as jsonlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -35,18 +37,33 @@ class DiscordHttp:
         await self._client.aclose()
 
     async def request(
-        self, method: str, path: str, json: Any = None, *, reason: str | None = None
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        reason: str | None = None,
+        files: Sequence[tuple[str, bytes, str]] = (),
     ) -> Any:
         """Send one request; raise ApplicationError shaped for Temporal's retry policy.
 
         `reason` goes to Discord's audit log (X-Audit-Log-Reason, URL-encoded, 512 chars).
+        `files` (name, content, media type) go as a multipart upload with the JSON as
+        `payload_json`, the way Discord takes attachments.
         """
         route = f"{method} {path}"
         await self._wait_for_bucket(route)
         headers = self._headers
         if reason:
             headers = {**headers, "X-Audit-Log-Reason": quote(reason[:512], safe="")}
-        resp = await self._client.request(method, self._base + path, json=json, headers=headers)
+        if files:
+            upload = {f"files[{i}]": file for i, file in enumerate(files)}
+            form = {"payload_json": jsonlib.dumps(json)}
+            resp = await self._client.request(
+                method, self._base + path, data=form, files=upload, headers=headers
+            )
+        else:
+            resp = await self._client.request(method, self._base + path, json=json, headers=headers)
         self._note_bucket(route, resp)
         if resp.status_code == 429:
             retry_after = float(resp.json().get("retry_after", 1.0))

@@ -25,6 +25,8 @@ class EventParticipationInput:
     event_id: int
     xp: int
     attended_at: datetime
+    occurrence: int = 0
+    """Which date of a recurring event: each pays once."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class EngagementActivities:
                 config = parse_server_config(raw) if raw is not None else default_server_config()
             except ConfigError:
                 config = default_server_config()
-            key = f"event:{inp.event_id}"
+            key = f"event:{inp.event_id}" + (f":{inp.occurrence}" if inp.occurrence else "")
             if not await record_award(
                 session, inp.guild_id, inp.user_id, key, xp=inp.xp, granted_at=inp.attended_at
             ):

@@ -32,13 +32,17 @@ def rule_problem(rule: str, start: datetime, timezone: str) -> str:
     return ""
 
 
-def next_occurrence(spec: EventSpec) -> EventSpec | None:
-    """The spec of the occurrence after this one, or None when the rule has ended."""
+def next_occurrence(spec: EventSpec, first_start: datetime | None = None) -> EventSpec | None:
+    """The spec of the occurrence after this one, or None when the rule has ended.
+
+    `first_start` is the series' first start: COUNT and INTERVAL are counted from it.
+    """
     if not spec.recurrence:
         return None
     tz = zone(spec.timezone)
     local = spec.start.astimezone(tz).replace(tzinfo=None)
-    rule = rrulestr(spec.recurrence.removeprefix("RRULE:"), dtstart=local)
+    first = (first_start or spec.start).astimezone(tz).replace(tzinfo=None)
+    rule = rrulestr(spec.recurrence.removeprefix("RRULE:"), dtstart=first)
     following = rule.after(local)
     if following is None:
         return None

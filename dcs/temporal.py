@@ -20,6 +20,7 @@ from activities.anti_nuke import AntiNukeActivities
 from activities.approval_records import ApprovalRecordActivities
 from activities.discord_rest import DiscordActivities, DiscordHttp
 from activities.engagement import EngagementActivities
+from activities.events import EventActivities
 from activities.moderation_actions import ModerationActions
 from activities.moderation_policy import ModerationPolicyActivities
 from activities.raid import RaidActivities
@@ -29,6 +30,7 @@ from activities.verification import VerificationActivities
 from approvals.telegram_activities import TelegramActivities
 from dcs.settings import Settings
 from workflows.anti_nuke import AntiNukeWorkflow
+from workflows.event import EventWorkflow
 from workflows.moderation import ModerationWorkflow
 from workflows.raid import RaidLockdownWorkflow
 from workflows.scam_feed import ScamFeedRefreshWorkflow
@@ -40,6 +42,7 @@ WORKFLOWS = [
     VerificationWorkflow,
     RaidLockdownWorkflow,
     AntiNukeWorkflow,
+    EventWorkflow,
 ]
 
 
@@ -189,6 +192,24 @@ def anti_nuke_activities(
     ]
 
 
+def event_activities(
+    sessions: async_sessionmaker[AsyncSession], discord_http: DiscordHttp
+) -> list[Callable[..., Any]]:
+    """The event workflow's activities: its post, reminders, reactions, record and rewards."""
+    events = EventActivities(discord_http, sessions)
+    return [
+        events.post_event_announcement,
+        events.update_event_post,
+        events.save_event,
+        events.notify_members,
+        events.send_event_reminder,
+        events.fetch_rsvp_reactions,
+        events.remove_reactions,
+        events.reward_attendees,
+        events.sync_discord_event,
+    ]
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -213,6 +234,7 @@ def build_worker(
             *moderation_activities(sessions, discord_http),
             *raid_activities(sessions, discord_http),
             *anti_nuke_activities(sessions, discord_http),
+            *event_activities(sessions, discord_http),
             engagement.award_event_participation,
             ai.review,
             tg.send_approval,

@@ -210,6 +210,9 @@ def test_recurrence_rules():
     assert following.start == datetime(2027, 4, 2, 18, 0, tzinfo=UTC)  # still 20:00, now CEST
     assert following.end == following.start + timedelta(hours=2)
     assert next_occurrence(spec(recurrence="FREQ=DAILY;COUNT=1")) is None
+    twice = spec(start=start, recurrence="FREQ=WEEKLY;COUNT=2")
+    second = next_occurrence(twice)
+    assert second is not None and next_occurrence(second, first_start=start) is None
     assert rule_problem("FREQ=WEEKLY;BYDAY=FR", start, "Europe/Berlin") == ""
     assert "at most once a day" in rule_problem("FREQ=HOURLY", start, "Europe/Berlin")
     assert "not a valid RRULE" in rule_problem("WEEKLY", start, "Europe/Berlin")

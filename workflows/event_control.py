@@ -1,0 +1,168 @@
+"""Client-side calls on an event, shared by the slash commands, the gateway and the API.
+
+Each one drives the event's workflow (`event:{guild}:{id}`); none writes the database behind its
+back. Creating is the exception that proves it: the row is inserted first only to number the
+event, and the workflow then owns it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import Priority
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from dcs.recurrence import rule_problem
+from domain.events import (
+    CancelRequest,
+    EditRequest,
+    EventSpec,
+    EventView,
+    RsvpAction,
+    RsvpBatch,
+    RsvpOutcome,
+    problems,
+)
+from domain.priority import MEDIUM
+from storage.events import delete_event, insert_event
+from workflows.event import (
+    CANCEL_UPDATE,
+    EDIT_UPDATE,
+    RSVP_SIGNAL,
+    RSVP_UPDATE,
+    VIEW_QUERY,
+    EventInput,
+    EventWorkflow,
+    event_workflow_id,
+)
+
+__all__ = ["RSVP_SIGNAL", "event_workflow_id"]
+
+
+class EventRejected(ValueError):
+    """The spec is not acceptable; `problems` says why, each a sentence."""
+
+    def __init__(self, found: list[str]) -> None:
+        super().__init__("; ".join(found))
+        self.problems = found
+
+
+class EventNotRunning(LookupError):
+    """No running workflow for that event: it is over, cancelled or never existed."""
+
+
+def spec_problems(spec: EventSpec, now: datetime, *, creating: bool = True) -> list[str]:
+    """Everything wrong with a spec, the recurrence rule included."""
+    found = problems(spec, now, creating=creating)
+    if not found and spec.recurrence:
+        rule = rule_problem(spec.recurrence, spec.start, spec.timezone)
+        found.extend([rule] if rule else [])
+    return found
+
+
+async def create_event(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+    guild_id: int,
+    spec: EventSpec,
+    created_by: int,
+    now: datetime,
+) -> int:
+    """Validate, number the event with its row, and start its workflow; returns the event id."""
+    found = spec_problems(spec, now)
+    if found:
+        raise EventRejected(found)
+    async with sessions() as session, session.begin():
+        event_id = await insert_event(session, guild_id, spec, created_by or None)
+    try:
+        await client.start_workflow(
+            EventWorkflow.run,
+            EventInput(guild_id=guild_id, event_id=event_id, spec=spec, created_by=created_by),
+            id=event_workflow_id(guild_id, event_id),
+            task_queue=task_queue,
+            priority=Priority(priority_key=MEDIUM),
+        )
+    except BaseException:
+        async with sessions() as session, session.begin():
+            await delete_event(session, event_id)  # never a row no workflow owns
+        raise
+    return event_id
+
+
+def _handle(client: Client, guild_id: int, event_id: int) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(event_workflow_id(guild_id, event_id))
+
+
+def _gone(exc: RPCError) -> bool:
+    return exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
+
+
+async def event_view(client: Client, guild_id: int, event_id: int) -> EventView:
+    """The running event, live from its workflow."""
+    try:
+        view: EventView = await _handle(client, guild_id, event_id).query(
+            VIEW_QUERY, result_type=EventView
+        )
+    except RPCError as exc:
+        if _gone(exc):
+            raise EventNotRunning(f"event {event_id} is not running") from exc
+        raise
+    return view
+
+
+async def _update(
+    client: Client, guild_id: int, event_id: int, name: str, arg: Any, kind: Any
+) -> Any:
+    """Run an update: a validator's refusal is EventRejected, a finished event EventNotRunning."""
+    try:
+        return await _handle(client, guild_id, event_id).execute_update(name, arg, result_type=kind)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == "EventRejected":
+            raise EventRejected(list(cause.details) or [cause.message]) from exc
+        if isinstance(cause, ApplicationError) and cause.type == "EventOver":
+            raise EventNotRunning(cause.message) from exc
+        raise
+    except RPCError as exc:
+        if _gone(exc):
+            raise EventNotRunning(f"event {event_id} is not running") from exc
+        raise
+
+
+async def rsvp(client: Client, guild_id: int, event_id: int, action: RsvpAction) -> RsvpOutcome:
+    """One member's RSVP (a button, the API), answered with their status."""
+    outcome: RsvpOutcome = await _update(
+        client, guild_id, event_id, RSVP_UPDATE, action, RsvpOutcome
+    )
+    return outcome
+
+
+async def signal_rsvps(client: Client, guild_id: int, event_id: int, batch: RsvpBatch) -> None:
+    """Hand a batch of reaction RSVPs to the event (no answer: reactions need none)."""
+    try:
+        await _handle(client, guild_id, event_id).signal(RSVP_SIGNAL, batch)
+    except RPCError as exc:
+        if _gone(exc):
+            raise EventNotRunning(f"event {event_id} is not running") from exc
+        raise
+
+
+async def edit_event(
+    client: Client, guild_id: int, event_id: int, request: EditRequest
+) -> EventView:
+    """Replace the spec; reminders move with the start."""
+    view: EventView = await _update(client, guild_id, event_id, EDIT_UPDATE, request, EventView)
+    return view
+
+
+async def cancel_event(
+    client: Client, guild_id: int, event_id: int, request: CancelRequest
+) -> EventView:
+    """Cancel; everyone going or waiting is told."""
+    view: EventView = await _update(client, guild_id, event_id, CANCEL_UPDATE, request, EventView)
+    return view
