@@ -579,9 +579,9 @@ class RaidLockdownWorkflow:
         result = RemovalResult((), ())
         if present:
             result = await self._removal(c, proposal, action, present, decision)
-        c.removed += len(result.removed)
         await self._outcome(c, result.removed, REMOVED_OUTCOME[action])
         await self._outcome(c, result.failed, "failed")
+        c.removed += len(result.removed)  # counted once the record says so
         skipped = len(proposal.user_ids) - len(present)
         summary = (
             f"{action}: {len(result.removed)} removed, {len(result.failed)} failed, "

@@ -139,6 +139,7 @@ async def test_removal_waits_for_approval_then_bans_200_a_call_skipping_leavers(
         )
         assert outcome.workflow_id == handle.id
         await eventually(lambda: _removed(handle, 447))
+        await eventually(lambda: helpers.outcomes and helpers.outcomes[-1].status == "approved")
     calls = sim.requests("POST", BULK_BAN, status=200)
     assert [len(c.json["user_ids"]) for c in calls] == [200, 200, 47]
     bans = sim.world.guilds[sim.world.guild_id].bans
