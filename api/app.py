@@ -10,7 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
-from api.routers import anti_nuke, approvals, health, leaderboard, moderation, raid, servers, users
+from api.routers import (
+    anti_nuke,
+    approvals,
+    events,
+    health,
+    leaderboard,
+    moderation,
+    raid,
+    servers,
+    users,
+)
 
 
 def create_app(
@@ -34,6 +44,7 @@ def create_app(
     app.state.task_queue = task_queue
     app.state.temporal_lock = asyncio.Lock()
     install_error_handlers(app)
-    for module in (health, servers, moderation, approvals, users, leaderboard, raid, anti_nuke):
+    routers = (health, servers, moderation, approvals, users, leaderboard, raid, anti_nuke, events)
+    for module in routers:
         app.include_router(module.router)
     return app
