@@ -25,6 +25,8 @@ from gateway.command_limits import SuiteCommandTree
 from gateway.commands import register as register_commands
 from gateway.dispatch import EVENT_PRIORITY, PriorityDispatch
 from gateway.engagement import Earned, EngagementService
+from gateway.event_link import EventLink
+from gateway.event_sync import EventSync
 from gateway.guild_rules import GuildRules, RulesCache
 from gateway.intents import suite_intents
 from gateway.invites import InviteTracker
@@ -83,6 +85,8 @@ class SuiteBot(discord.Client):
         self.priority_dispatch = priority_dispatch
         """Off: every event runs at once, first come first served (discord.py's own way)."""
         self.anti_nuke = AntiNukeGuard(self)
+        self.event_link = EventLink(self)
+        self.event_sync = EventSync(self)
 
     def _schedule_event(
         self,
@@ -117,6 +121,7 @@ class SuiteBot(discord.Client):
             asyncio.create_task(run_voice_ticker(self)),
             asyncio.create_task(self._outbox_loop()),
             asyncio.create_task(self.raid_link.run_flusher()),
+            asyncio.create_task(self.event_link.run_flusher()),
         ]
         try:
             await self.tree.sync()
@@ -187,7 +192,8 @@ class SuiteBot(discord.Client):
         await announce_level_up(message, config, award, rank)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        """A reaction from someone else counts towards the author's reactions_received."""
+        """An RSVP on an event post; a reaction from someone else counts for the author."""
+        self.event_link.on_reaction(payload, added=True)
         author = payload.message_author_id
         if payload.guild_id is None or author is None or author == payload.user_id:
             return
@@ -196,6 +202,36 @@ class SuiteBot(discord.Client):
         if payload.member is not None and payload.member.bot:
             return
         self._spawn(self._count_reaction(payload.guild_id, author))
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        """An RSVP reaction taken off an event post."""
+        self.event_link.on_reaction(payload, added=False)
+
+    async def on_scheduled_event_create(self, event: discord.ScheduledEvent) -> None:
+        """A Discord scheduled event by a person becomes one of ours (events.discord_sync)."""
+        await self.event_sync.on_create(event)
+
+    async def on_scheduled_event_update(
+        self, before: discord.ScheduledEvent, after: discord.ScheduledEvent
+    ) -> None:
+        """An edit or cancellation made in Discord reaches the event's workflow."""
+        await self.event_sync.on_update(after)
+
+    async def on_scheduled_event_delete(self, event: discord.ScheduledEvent) -> None:
+        """Deleted in Discord: the linked event is cancelled."""
+        await self.event_sync.on_delete(event)
+
+    async def on_scheduled_event_user_add(
+        self, event: discord.ScheduledEvent, user: discord.User
+    ) -> None:
+        """'Interested' in Discord counts as going."""
+        await self.event_sync.on_interest(event, user.id, on=True)
+
+    async def on_scheduled_event_user_remove(
+        self, event: discord.ScheduledEvent, user: discord.User
+    ) -> None:
+        """Interest taken back withdraws the RSVP."""
+        await self.event_sync.on_interest(event, user.id, on=False)
 
     async def _count_invite(self, guild_id: int, inviter_id: int) -> None:
         await self.engagement.bump(guild_id, inviter_id, "invites")
@@ -221,6 +257,8 @@ class SuiteBot(discord.Client):
         """Moderation buttons, menus and forms (slash commands go through the tree)."""
         if not await self.tree.allow_component(interaction):
             return  # too fast: already answered
+        if await self.event_link.on_interaction(interaction):
+            return  # an RSVP button
         await self.moderation.on_interaction(interaction)
         await verification.on_interaction(self, interaction)
 

@@ -107,11 +107,21 @@ def _spec_columns(spec: EventSpec) -> dict[str, Any]:
 
 
 async def insert_event(
-    session: AsyncSession, guild_id: int, spec: EventSpec, created_by: int | None
+    session: AsyncSession,
+    guild_id: int,
+    spec: EventSpec,
+    created_by: int | None,
+    discord_event_id: int | None = None,
 ) -> int:
     """A new scheduled event's row; its id numbers the event (and its workflow)."""
     await ensure_server_exists(session, guild_id)
-    row = Event(guild_id=guild_id, status=SCHEDULED, created_by=created_by, **_spec_columns(spec))
+    row = Event(
+        guild_id=guild_id,
+        status=SCHEDULED,
+        created_by=created_by,
+        discord_event_id=discord_event_id,
+        **_spec_columns(spec),
+    )
     session.add(row)
     await session.flush()
     return row.id

@@ -176,6 +176,7 @@ class EventWorkflow:
                 f"moved-{unix}",
             )
         self._post_due = True
+        self._state_due = True  # the row (and so the API and /event list) shows the edit
         self._sync_due = request.source != "discord"
         self._wake = True
         return self.view()

@@ -72,17 +72,28 @@ async def create_event(
     spec: EventSpec,
     created_by: int,
     now: datetime,
+    discord_event_id: int | None = None,
 ) -> int:
-    """Validate, number the event with its row, and start its workflow; returns the event id."""
+    """Validate, number the event with its row, and start its workflow; returns the event id.
+
+    `discord_event_id` links an event imported from Discord's own scheduled events, so
+    later edits there find it.
+    """
     found = spec_problems(spec, now)
     if found:
         raise EventRejected(found)
     async with sessions() as session, session.begin():
-        event_id = await insert_event(session, guild_id, spec, created_by or None)
+        event_id = await insert_event(session, guild_id, spec, created_by or None, discord_event_id)
     try:
         await client.start_workflow(
             EventWorkflow.run,
-            EventInput(guild_id=guild_id, event_id=event_id, spec=spec, created_by=created_by),
+            EventInput(
+                guild_id=guild_id,
+                event_id=event_id,
+                spec=spec,
+                created_by=created_by,
+                discord_event_id=discord_event_id,
+            ),
             id=event_workflow_id(guild_id, event_id),
             task_queue=task_queue,
             priority=Priority(priority_key=MEDIUM),

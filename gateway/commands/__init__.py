@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from discord import app_commands
 
-from gateway.commands import automod, engagement, moderation, raid, report, verification
+from gateway.commands import (
+    automod,
+    engagement,
+    events,
+    moderation,
+    raid,
+    report,
+    verification,
+)
 
 
 def register(tree: app_commands.CommandTree) -> None:
     """Add every feature's commands to the tree (synced to Discord at start-up)."""
-    for module in (engagement, moderation, automod, report, verification, raid):
+    for module in (engagement, moderation, automod, report, verification, raid, events):
         for command in module.COMMANDS:
             tree.add_command(command)

@@ -1,6 +1,7 @@
 """Events, pure: the RSVP book (capacity, waitlist, reconcile), reminders across DST, refusals."""
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,8 +27,8 @@ NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
 
 
 def spec(**kw) -> EventSpec:
-    base = {"title": "Game night", "start": NOW + timedelta(days=2), "timezone": "Europe/Berlin"}
-    return EventSpec(**(base | kw))
+    base = EventSpec(title="Game night", start=NOW + timedelta(days=2), timezone="Europe/Berlin")
+    return replace(base, **kw)
 
 
 def test_capacity_seats_the_first_and_queues_the_rest():
@@ -111,7 +112,7 @@ def test_reconcile_after_shuffled_events_matches_the_truth():
             events.append((user, choice, True))
             truth[user] = choice
         if rng.random() < 0.3:
-            events.append((user, truth[user], False))
+            events.append((user, choice, False))  # the last choice, taken back
             truth[user] = None
     rng.shuffle(events)  # gateway events out of order
     book = RsvpBook()

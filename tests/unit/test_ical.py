@@ -1,5 +1,6 @@
 """iCalendar output: valid RFC 5545 that calendar apps (and icalendar) read back as we meant it."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from dateutil.rrule import rrulestr
@@ -12,16 +13,16 @@ START = datetime(2027, 3, 19, 19, 0, tzinfo=UTC)  # 20:00 in Berlin, a week befo
 
 
 def _spec(**changes) -> EventSpec:
-    base = {
-        "title": "Game night",
-        "start": START,
-        "timezone": "Europe/Berlin",
-        "end": START + timedelta(hours=2),
-        "description": "bring snacks; and, commas",
-        "location": "Voice #1",
-        "recurrence": "FREQ=WEEKLY;BYDAY=FR;COUNT=3",
-    }
-    return EventSpec(**(base | changes))
+    base = EventSpec(
+        title="Game night",
+        start=START,
+        timezone="Europe/Berlin",
+        end=START + timedelta(hours=2),
+        description="bring snacks; and, commas",
+        location="Voice #1",
+        recurrence="FREQ=WEEKLY;BYDAY=FR;COUNT=3",
+    )
+    return replace(base, **changes)
 
 
 def _only_event(data: bytes):
