@@ -110,10 +110,18 @@ def _build_spec(interaction: discord.Interaction, fields: dict[str, Any], tz: st
         ping_role_id=role.id if role else getattr(settings, "ping_role_id", None),
         reminders=tuple(ReminderSpec(m) for m in offsets),
         signup_deadline=_deadline(fields["signup_closes"], start, tz, now),
+        allowed_role_ids=_only(fields["members_of"], ()),
         recurrence=RECURRENCE.get(fields["recurrence"] or "none"),
         xp_reward=getattr(settings, "xp_reward", 50),
         discord_sync=bool(getattr(settings, "discord_sync", False)),
     )  # fmt: skip
+
+
+def _only(role: discord.Role | None, current: tuple[int, ...]) -> tuple[int, ...]:
+    """Who may sign up: one role, or everyone when the role given is @everyone."""
+    if role is None:
+        return current
+    return () if role.is_default() else (role.id,)
 
 
 @cache
@@ -138,6 +146,7 @@ async def zone_autocomplete(
     timezone="Read 'when' in this zone (default: yours, else the server's)",
     reminders="Before the start, e.g. '24h,1h,0'",
     signup_closes="When sign-up closes: a time, or how long before the start ('2h')",
+    members_of="Only members with this role may sign up",
 )
 @app_commands.choices(
     recurrence=[app_commands.Choice(name=n, value=n) for n in ("none", *RECURRENCE)]
@@ -157,6 +166,7 @@ async def create(
     recurrence: str | None = None,
     signup_closes: str | None = None,
     location: app_commands.Range[str, 0, 100] | None = None,
+    members_of: discord.Role | None = None,
 ) -> None:
     """Create the event and start its workflow (announcement, RSVPs, reminders)."""
     problem = _manager_problem(interaction)
@@ -190,11 +200,18 @@ def _edited(spec: EventSpec, fields: dict[str, Any], tz: str) -> EventSpec:
     end = start + length if length else (spec.end and spec.end + (start - spec.start))
     changes = {k: fields[k] for k in ("title", "description", "location") if fields[k] is not None}
     capacity = fields["capacity"] if fields["capacity"] is not None else spec.capacity
-    return replace(spec, start=start, end=end, capacity=capacity, **changes)
+    allowed = _only(fields["members_of"], spec.allowed_role_ids)
+    return replace(
+        spec, start=start, end=end, capacity=capacity, allowed_role_ids=allowed, **changes
+    )
 
 
 @event_group.command(name="edit", description="Change an event (only the options you give)")
-@app_commands.describe(event_id="The event's number", when="New start, e.g. 'saturday 7pm'")
+@app_commands.describe(
+    event_id="The event's number",
+    when="New start, e.g. 'saturday 7pm'",
+    members_of="Only members with this role may sign up (@everyone: anyone)",
+)
 async def edit(
     interaction: discord.Interaction,
     event_id: int,
@@ -204,6 +221,7 @@ async def edit(
     description: app_commands.Range[str, 0, 2000] | None = None,
     capacity: app_commands.Range[int, 1, 100_000] | None = None,
     location: app_commands.Range[str, 0, 100] | None = None,
+    members_of: discord.Role | None = None,
 ) -> None:
     """Merge the changes into the running event's spec; reminders move with the start."""
     problem = _manager_problem(interaction)

@@ -351,7 +351,7 @@ async def test_event_commands_edit_list_info_and_cancel(temporal_env, session_fa
             "event create", "owner", "events",
             options={
                 "title": "Raid night", "when": "tomorrow 20:00", "timezone": "Europe/Berlin",
-                "capacity": 5, "reminders": "1h,0", "duration": "2h",
+                "capacity": 5, "reminders": "1h,0", "duration": "2h", "members_of": "Member",
             },
         )  # fmt: skip
         await _answer(sim, made, "is scheduled for")
@@ -360,12 +360,22 @@ async def test_event_commands_edit_list_info_and_cancel(temporal_env, session_fa
         view = await _view_when(temporal_env, sim, row.id, lambda v: v.message_id is not None)
         assert view.spec.capacity == 5 and view.spec.end == view.spec.start + timedelta(hours=2)
         assert [r.minutes_before for r in view.spec.reminders] == [60, 0]
+        assert view.spec.allowed_role_ids == (sim.world.role("Member"),)
+        going = button_id(row.id, GOING)
+        owner = await sim.click_button(going, "owner", view.message_id)
+        await _answer(sim, owner, "certain roles only")  # the owner lacks Member
+        await _answer(sim, await sim.click_button(going, "alice", view.message_id), "going")
 
         edited = await slash(
             "event edit", "owner", "events",
-            options={"event_id": row.id, "title": "Raid night II", "capacity": 8},
+            options={
+                "event_id": row.id, "title": "Raid night II", "capacity": 8,
+                "members_of": "@everyone",
+            },
         )  # fmt: skip
         await _answer(sim, edited, "Raid night II")
+        view = await _view_when(temporal_env, sim, row.id, lambda v: v.spec.capacity == 8)
+        assert view.spec.allowed_role_ids == ()
 
         async def saved():  # the list reads the rows the workflow saves
             async with session_factory() as session:
@@ -376,7 +386,7 @@ async def test_event_commands_edit_list_info_and_cancel(temporal_env, session_fa
         listed = await slash("event list", "alice", "events")
         await _answer(sim, listed, f"#{row.id} **Raid night II**")
         info = await slash("event info", "alice", "events", options={"event_id": row.id})
-        await _answer(sim, info, "0 of 8 going")
+        await _answer(sim, info, "1 of 8 going")
         gone = await slash("event cancel", "owner", "events", options={"event_id": row.id})
         await _answer(sim, gone, "is cancelled")
         again = await slash("event info", "alice", "events", options={"event_id": row.id})
