@@ -32,7 +32,13 @@ async def running_bot(sim, temporal, task_queue, sessions, *, config=None):
     if config is not None:
         async with sessions() as session, session.begin():
             await put_server_config(session, guild, config, expected_version=0, changed_by="t")
-    bot = SuiteBot(temporal=temporal, task_queue=task_queue, sessions=sessions, sandbox=True)
+    bot = SuiteBot(
+        temporal=temporal,
+        task_queue=task_queue,
+        sessions=sessions,
+        sandbox=True,
+        guild_ready_timeout=0.05,  # discord.py waits this long for more guilds (default 2 s)
+    )
     async with connected_client(sim, client=bot):  # type: ignore[arg-type] # any Client works
         await eventually(lambda: (r := bot.rules.get(guild)) is not None and r.version >= 1)
         yield bot
