@@ -219,6 +219,28 @@ def encode(data: dict[str, Any]) -> bytes:
     return gzip.compress(raw.encode("utf-8"), compresslevel=9, mtime=0)
 
 
+WEIGHT_TOLERANCE = 1e-9
+"""Weights may differ in the last bits between BLAS builds and CPUs; more than this is a change."""
+
+
+def model_differences(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
+    """What differs between two model files beyond floating-point noise (empty: the same)."""
+    found = []
+    if new["format"] != old.get("format"):
+        found.append(f"format {old.get('format')!r} != {new['format']!r}")
+    if abs(new["bias"] - old.get("bias", float("inf"))) > WEIGHT_TOLERANCE:
+        found.append(f"bias {old.get('bias')} != {new['bias']}")
+    for kind in KINDS:
+        ours, theirs = new[kind], old.get(kind, {})
+        if ours.keys() != theirs.keys():
+            found.append(f"{kind}: {len(ours.keys() ^ theirs.keys())} features differ")
+            continue
+        drift = max((abs(ours[k] - theirs[k]) for k in ours), default=0.0)
+        if drift > WEIGHT_TOLERANCE:
+            found.append(f"{kind}: a weight moved by {drift:.3g}")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     """Train, report, and write (or with --check, compare) the model file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -228,9 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(report, indent=2))
     blob = encode(data)
     if args.check:
-        same = OUTPUT.exists() and OUTPUT.read_bytes() == blob
-        print("model file is up to date" if same else "model file differs: retrain")
-        return 0 if same else 1
+        shipped = json.loads(gzip.decompress(OUTPUT.read_bytes())) if OUTPUT.exists() else {}
+        found = model_differences(data, shipped) if shipped else ["no model file"]
+        print("model file is up to date" if not found else "model file differs: retrain")
+        for line in found:
+            print(f"  {line}")
+        return 1 if found else 0
     OUTPUT.write_bytes(blob)
     print(f"wrote {OUTPUT.relative_to(ROOT)} ({len(blob):,} bytes)")
     return 0
