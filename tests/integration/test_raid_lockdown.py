@@ -76,7 +76,8 @@ async def test_lockdown_locks_then_a_quiet_lift_restores_everything_exactly(
         general_ow = next(o for o in locked["channels"]["general"][0] if o[0] == sim.world.guild_id)
         assert general_ow[2] == 1 << 15 and general_ow[3] == (1 << 14) | LOCK_BITS
         assert status.active and status.channels_locked == 4
-        assert any("Raid lockdown #1 started" in a.text for a in helpers.alerts)
+        # the status shows the locks as soon as they are applied; the alert follows them
+        await eventually(lambda: any("Raid lockdown #1 started" in a.text for a in helpers.alerts))
         await env.sleep(timedelta(minutes=20))
         assert (await _status(handle)).active  # not quiet long enough yet
         await env.sleep(timedelta(minutes=11))
