@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from activities.discord_rest import DiscordHttp, refused_with
 from activities.engagement import EngagementActivities, EventParticipationInput
 from dcs.ical import event_ics
+from domain.catalogue import text
 from domain.events import (
     ACTIVE,
     CANCELLED,
@@ -34,7 +35,6 @@ from storage.events import EventState, RsvpRow, apply_rsvp_changes, mark_attende
 
 PAGE = 100
 _COLOURS = {ACTIVE: 0x2ECC71, COMPLETED: 0x95A5A6, CANCELLED: 0xE74C3C}
-_LABELS = {"going": "Going", "maybe": "Maybe", "declined": "Can't go", "leave": "Leave"}
 _STYLES = {"going": 3, "maybe": 1, "declined": 2, "leave": 2}
 
 
@@ -50,6 +50,7 @@ class AnnounceInput:
     counts: RsvpCounts
     message_id: int | None = None
     note: str = ""
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class ReminderInput:
     message: str
     user_ids: tuple[int, ...]
     message_id: int | None = None
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -155,28 +157,35 @@ def _stamp(at: datetime, style: str = "F") -> str:
 
 def event_embed(inp: AnnounceInput) -> dict[str, Any]:
     """The announcement's embed: when (in every reader's own time), where, and the counts."""
-    spec, counts = inp.spec, inp.counts
+    spec, counts, lang = inp.spec, inp.counts, inp.language
     seats = f"{counts.going}/{spec.capacity}" if spec.capacity else str(counts.going)
-    when = f"{_stamp(spec.start)} ({_stamp(spec.start, 'R')})\nuntil {_stamp(spec.ends_at, 't')}"
+    until = text("events.until", lang, time=_stamp(spec.ends_at, "t"))
+    when = f"{_stamp(spec.start)} ({_stamp(spec.start, 'R')})\n{until}"
+
+    def field(key: str, value: str, inline: bool) -> dict[str, Any]:
+        return {"name": text(f"events.field_{key}", lang), "value": value, "inline": inline}
+
     fields = [
-        {"name": "When", "value": when, "inline": False},
-        {"name": "✅ Going", "value": seats, "inline": True},
-        {"name": "🤔 Maybe", "value": str(counts.maybe), "inline": True},
-        {"name": "❌ Can't", "value": str(counts.declined), "inline": True},
+        field("when", when, False),
+        field("going", seats, True),
+        field("maybe", str(counts.maybe), True),
+        field("declined", str(counts.declined), True),
     ]
     if counts.waitlist:
-        fields.append({"name": "Waitlist", "value": str(counts.waitlist), "inline": True})
+        fields.append(field("waitlist", str(counts.waitlist), True))
     if spec.location:
-        fields.append({"name": "Where", "value": spec.location[:1024], "inline": False})
+        fields.append(field("where", spec.location[:1024], False))
     if spec.signup_deadline:
-        fields.append(
-            {"name": "Sign-up closes", "value": _stamp(spec.signup_deadline), "inline": False}
-        )
+        fields.append(field("signup_closes", _stamp(spec.signup_deadline), False))
     if spec.allowed_role_ids:
         roles = " ".join(f"<@&{r}>" for r in spec.allowed_role_ids)
-        fields.append({"name": "Open to", "value": roles, "inline": False})
-    title = spec.title if inp.status != CANCELLED else f"Cancelled: {spec.title}"
-    footer = f"Event #{inp.event_id} · react or use the buttons · times in your own zone"
+        fields.append(field("open_to", roles, False))
+    title = (
+        spec.title
+        if inp.status != CANCELLED
+        else text("events.title_cancelled", lang, title=spec.title)
+    )
+    footer = text("events.footer", lang, event_id=inp.event_id)
     if inp.note:
         footer = f"{inp.note} · {footer}"
     return {
@@ -189,13 +198,15 @@ def event_embed(inp: AnnounceInput) -> dict[str, Any]:
     }
 
 
-def rsvp_buttons(event_id: int, *, disabled: bool = False) -> list[dict[str, Any]]:
+def rsvp_buttons(
+    event_id: int, *, disabled: bool = False, language: str = "en"
+) -> list[dict[str, Any]]:
     """Going / Maybe / Can't go / Leave; the gateway reads `event:{id}:{choice}`."""
     buttons = [
         {
             "type": 2,
             "style": _STYLES[choice],
-            "label": _LABELS[choice],
+            "label": text(f"events.button_{choice}", language),
             "custom_id": f"event:{event_id}:{choice}",
             "disabled": disabled,
         }
@@ -223,9 +234,9 @@ class EventActivities:
         channel = inp.spec.channel_id
         ping = f"<@&{inp.spec.ping_role_id}> " if inp.spec.ping_role_id else ""
         body = {
-            "content": f"{ping}New event: **{inp.spec.title}**",
+            "content": ping + text("events.new", inp.language, title=inp.spec.title),
             "embeds": [event_embed(inp)],
-            "components": rsvp_buttons(inp.event_id),
+            "components": rsvp_buttons(inp.event_id, language=inp.language),
             "allowed_mentions": {"roles": [str(inp.spec.ping_role_id)] if ping else []},
             "nonce": _nonce("event", inp.guild_id, inp.event_id, inp.occurrence),
             "enforce_nonce": True,
@@ -250,7 +261,7 @@ class EventActivities:
         over = inp.status in (COMPLETED, CANCELLED)
         body = {
             "embeds": [event_embed(inp)],
-            "components": rsvp_buttons(inp.event_id, disabled=over),
+            "components": rsvp_buttons(inp.event_id, disabled=over, language=inp.language),
         }
         try:
             await self._http.request(
@@ -290,16 +301,16 @@ class EventActivities:
         spec = inp.spec
         starts = f"{_stamp(spec.start)} ({_stamp(spec.start, 'R')})"
         lead = (
-            f"**{spec.title}** starts now!"
+            text("events.starts_now", inp.language, title=spec.title)
             if inp.minutes_before == 0
-            else f"**{spec.title}** starts {starts}."
+            else text("events.starts_at", inp.language, title=spec.title, when=starts)
         )
-        text = f"{lead} {inp.message}".strip()
+        said = f"{lead} {inp.message}".strip()
         details = activity.info().heartbeat_details
         if spec.channel_id is not None and not details:
             ping = f"<@&{spec.ping_role_id}> " if spec.ping_role_id else ""
             body = {
-                "content": f"{ping}{text}"[:2000],
+                "content": f"{ping}{said}"[:2000],
                 "allowed_mentions": {"roles": [str(spec.ping_role_id)] if ping else []},
                 "nonce": _nonce("reminder", inp.event_id, inp.occurrence, inp.key),
                 "enforce_nonce": True,
@@ -311,7 +322,7 @@ class EventActivities:
                 }
             await self._http.request("POST", f"/channels/{spec.channel_id}/messages", body)
             activity.heartbeat(0)
-        return await self._dm_all(inp.user_ids, {"content": text[:2000]})
+        return await self._dm_all(inp.user_ids, {"content": said[:2000]})
 
     async def _dm_all(self, user_ids: Sequence[int], body: dict[str, Any]) -> int:
         details = activity.info().heartbeat_details

@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.discord_rest import DiscordHttp, refused_with
+from domain.catalogue import text
 from domain.sanctions import MAX_TIMEOUT
 from storage.models import PendingApproval
 
@@ -88,6 +89,8 @@ class DirectMessageInput:
     key: str
     """Stable per message, for the nonce."""
     appeal_custom_id: str | None = None
+    language: str = "en"
+    """The server's language, for the button's label."""
 
 
 @dataclass(frozen=True)
@@ -310,7 +313,7 @@ class ModerationActions:
                         {
                             "type": 2,
                             "style": _BUTTON_PRIMARY,
-                            "label": "Appeal",
+                            "label": text("moderation.appeal_button", inp.language),
                             "custom_id": inp.appeal_custom_id,
                         }
                     ],

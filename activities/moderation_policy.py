@@ -28,6 +28,7 @@ def policy_from_config(config: ServerConfig) -> ModerationPolicy:
         rules=config.rules,
         culture=config.culture,
         tier=config.tier,
+        language=config.language,
     )
 
 

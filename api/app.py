@@ -11,14 +11,17 @@ from temporalio.client import Client
 
 from api.errors import install_error_handlers
 from api.routers import (
+    announcements,
     anti_nuke,
     approvals,
     events,
+    faq,
     health,
     leaderboard,
     moderation,
     raid,
     servers,
+    tickets,
     users,
 )
 
@@ -44,7 +47,10 @@ def create_app(
     app.state.task_queue = task_queue
     app.state.temporal_lock = asyncio.Lock()
     install_error_handlers(app)
-    routers = (health, servers, moderation, approvals, users, leaderboard, raid, anti_nuke, events)
+    routers = (
+        health, servers, moderation, approvals, users, leaderboard, raid, anti_nuke, events, faq,
+        announcements, tickets,
+    )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     return app

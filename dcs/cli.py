@@ -139,6 +139,13 @@ def cmd_automod(args: argparse.Namespace) -> int:
     return run_check(args, database_url)
 
 
+def cmd_faq(args: argparse.Namespace) -> int:
+    """Import a FAQ knowledge base (Markdown or CSV) into a server."""
+    from dcs.faq_cli import run_import
+
+    return run_import(args, _settings().database_url)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands with their help."""
     parser = argparse.ArgumentParser(prog="dcs", description=__doc__)
@@ -170,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dcs.automod_check import add_parser as add_automod_parser
 
     add_automod_parser(sub).set_defaults(func=cmd_automod)
+    from dcs.faq_cli import add_parser as add_faq_parser
+
+    add_faq_parser(sub).set_defaults(func=cmd_faq)
     return parser
 
 

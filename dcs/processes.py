@@ -17,6 +17,7 @@ from dcs.temporal import build_worker, connect
 from gateway.bot import SuiteBot
 from simulator import point_discord_py_at
 from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
+from workflows.maintenance import ensure_maintenance_schedules
 from workflows.scam_feed import ensure_scam_feed_schedule
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,17 @@ async def _ensure_scam_feed_schedule(client: Client, settings: Settings) -> None
         log.exception("could not create or update the scam-feed refresh schedule")
 
 
+async def _ensure_maintenance_schedules(client: Client, settings: Settings) -> None:
+    """Create or update retention, rollup and approval-alert schedules; never stops the worker."""
+    from activities.maintenance import RetentionPolicy
+
+    policy = RetentionPolicy(settings.retention_message_days, settings.retention_log_days)
+    try:
+        await ensure_maintenance_schedules(client, settings.temporal_task_queue, policy)
+    except Exception:
+        log.exception("could not create or update the maintenance schedules")
+
+
 async def run_worker(settings: Settings) -> None:
     """Host every workflow and activity until cancelled."""
     await upgrade_database_async(settings.database_url)
@@ -58,6 +70,7 @@ async def run_worker(settings: Settings) -> None:
         telegram=telegram,
     )
     await _ensure_scam_feed_schedule(client, settings)
+    await _ensure_maintenance_schedules(client, settings)
     log.info("worker polling task queue %s", settings.temporal_task_queue)
     try:
         await worker.run()

@@ -726,6 +726,81 @@ class EventsConfig(_Section):
         return name
 
 
+class TicketCategoryConfig(_Section):
+    """One kind of ticket, with the staff roles that answer it."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
+    description: str = Field(default="", max_length=100)
+    role_ids: list[Snowflake] = Field(default_factory=list, max_length=20)
+
+
+class TicketsConfig(_Section):
+    """Support tickets: where they open, who answers, and when they are chased or closed."""
+
+    enabled: bool = True
+    mode: Literal["thread", "channel"] = "thread"
+    """A private thread under `parent_channel_id`, or a private channel in that category."""
+    parent_channel_id: Snowflake | None = None
+    """A text channel (thread mode) or a category (channel mode); None: where /ticket is used."""
+    log_channel_id: Snowflake | None = None
+    """Where closed tickets' transcripts are posted as a file."""
+    support_role_ids: list[Snowflake] = Field(default_factory=list, max_length=20)
+    categories: list[TicketCategoryConfig] = Field(default_factory=list, max_length=25)
+    max_open_per_member: int = Field(default=1, ge=1, le=50)
+    staff_reminder_minutes: int | None = Field(default=60, ge=1, le=7 * 24 * 60)
+    """Remind staff when the member has waited this long for a reply (None: never)."""
+    auto_close_hours: float | None = Field(default=48, ge=0, le=90 * 24)
+    """Close after this long without any message (0 or None: never)."""
+    warning_hours: float = Field(default=12, ge=0, le=30 * 24)
+    """Warn the member this long before an auto-close."""
+    ask_rating: bool = True
+
+    @field_validator("categories")
+    @classmethod
+    def _unique_names(cls, items: list[TicketCategoryConfig]) -> list[TicketCategoryConfig]:
+        names = [c.name for c in items]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"duplicate ticket categories: {', '.join(duplicated)}")
+        return items
+
+
+class FaqConfig(_Section):
+    """FAQ answers: when the bot answers a question from the knowledge base, and where."""
+
+    enabled: bool = True
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Combined lexical/semantic confidence (0..1) an answer needs; below it a ticket is offered."""
+    languages: list[Literal["en", "es", "de", "fr", "pt"]] = Field(
+        default=["en"], min_length=1, max_length=5
+    )
+    """Languages messages are detected among (the fewer, the faster and surer)."""
+    allow_channel_ids: list[Snowflake] = Field(default_factory=list, max_length=500)
+    """Only these channels (and their threads); empty: every channel."""
+    deny_channel_ids: list[Snowflake] = Field(default_factory=list, max_length=500)
+    channel_cooldown_seconds: int = Field(default=30, ge=0, le=86_400)
+    member_cooldown_seconds: int = Field(default=300, ge=0, le=86_400)
+    suggest_ticket: bool = True
+    """Below the threshold, reply with an 'Open a ticket' button."""
+
+
+class SupportAIConfig(_Section):
+    """AI answers grounded on the FAQ, and talking to the bot (needs an AI provider key)."""
+
+    enabled: bool = True
+    answer_mentions: bool = True
+    """A mention of the bot, or a reply to one of its messages, gets an answer."""
+    translate: bool = True
+    """An FAQ answer only in another language may be translated into the member's."""
+    member_interval_seconds: int = Field(default=60, ge=0, le=86_400)
+    """At most one AI answer to a member per this many seconds."""
+    max_faq_entries_in_prompt: int = Field(default=8, ge=1, le=50)
+    """The matcher's top entries sent to the model (all of them when there are fewer)."""
+    allow_channel_ids: list[Snowflake] = Field(default_factory=list, max_length=500)
+    """Only these channels (and their threads) for mentions; empty: every channel."""
+    deny_channel_ids: list[Snowflake] = Field(default_factory=list, max_length=500)
+
+
 class ServerConfig(_Section):
     """Everything one Discord server can configure; `version` is the schema version."""
 
@@ -749,6 +824,9 @@ class ServerConfig(_Section):
     commands: CommandsConfig = Field(default_factory=CommandsConfig)
     anti_nuke: AntiNukeConfig = Field(default_factory=AntiNukeConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    faq: FaqConfig = Field(default_factory=FaqConfig)
+    tickets: TicketsConfig = Field(default_factory=TicketsConfig)
+    support_ai: SupportAIConfig = Field(default_factory=SupportAIConfig)
 
     @field_validator("achievements")
     @classmethod

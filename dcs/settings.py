@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     )
     scam_feed_refresh_hours: float = Field(default=6.0, gt=0, le=24 * 7)
 
+    # Retention (maintenance:retention): members' words, then moderation-log details, are erased
+    retention_message_days: int = Field(default=30, ge=1, le=3650)
+    retention_log_days: int = Field(default=90, ge=1, le=3650)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:

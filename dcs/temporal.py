@@ -16,24 +16,32 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.ai_review import AIReviewActivities
+from activities.announcements import AnnouncementActivities
 from activities.anti_nuke import AntiNukeActivities
 from activities.approval_records import ApprovalRecordActivities
 from activities.discord_rest import DiscordActivities, DiscordHttp
 from activities.engagement import EngagementActivities
 from activities.events import EventActivities
+from activities.maintenance import MaintenanceActivities
 from activities.moderation_actions import ModerationActions
 from activities.moderation_policy import ModerationPolicyActivities
 from activities.raid import RaidActivities
 from activities.records import RecordActivities
 from activities.scam_feed import ScamFeedActivities
+from activities.support_ai import SupportAIActivities
+from activities.tickets import TicketActivities
 from activities.verification import VerificationActivities
 from approvals.telegram_activities import TelegramActivities
 from dcs.settings import Settings
+from workflows.announcement import AnnouncementWorkflow
 from workflows.anti_nuke import AntiNukeWorkflow
 from workflows.event import EventWorkflow
+from workflows.maintenance import ApprovalAlertsWorkflow, RetentionWorkflow, RollupWorkflow
 from workflows.moderation import ModerationWorkflow
 from workflows.raid import RaidLockdownWorkflow
 from workflows.scam_feed import ScamFeedRefreshWorkflow
+from workflows.support_answer import SupportAnswerWorkflow
+from workflows.ticket import TicketWorkflow
 from workflows.verification import VerificationWorkflow
 
 WORKFLOWS = [
@@ -43,6 +51,12 @@ WORKFLOWS = [
     RaidLockdownWorkflow,
     AntiNukeWorkflow,
     EventWorkflow,
+    TicketWorkflow,
+    AnnouncementWorkflow,
+    RetentionWorkflow,
+    RollupWorkflow,
+    ApprovalAlertsWorkflow,
+    SupportAnswerWorkflow,
 ]
 
 
@@ -210,6 +224,34 @@ def event_activities(
     ]
 
 
+def ticket_activities(
+    sessions: async_sessionmaker[AsyncSession], discord_http: DiscordHttp
+) -> list[Callable[..., Any]]:
+    """The ticket workflow's activities: its thread, notices, transcript, rating and record."""
+    tickets = TicketActivities(discord_http, sessions)
+    return [
+        tickets.open_ticket_space,
+        tickets.post_ticket_notice,
+        tickets.set_ticket_space_state,
+        tickets.build_ticket_transcript,
+        tickets.ask_ticket_rating,
+        tickets.save_ticket,
+    ]
+
+
+def announcement_and_maintenance_activities(
+    sessions: async_sessionmaker[AsyncSession], discord_http: DiscordHttp
+) -> list[Callable[..., Any]]:
+    """Scheduled announcements' post and the maintenance schedules' activities."""
+    maintenance = MaintenanceActivities(sessions)
+    return [
+        AnnouncementActivities(discord_http, sessions).post_announcement,
+        maintenance.apply_retention,
+        maintenance.roll_up_analytics,
+        maintenance.find_overdue_approvals,
+    ]
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -217,6 +259,7 @@ def build_worker(
     discord_http: DiscordHttp,
     ai_review: AIReviewActivities | None = None,
     telegram: TelegramActivities | None = None,
+    support_ai: SupportAIActivities | None = None,
 ) -> Worker:
     """One worker with every workflow and activity of the suite registered.
 
@@ -226,6 +269,10 @@ def build_worker(
     engagement = EngagementActivities(sessions)
     tg = telegram or TelegramActivities(sessions, None)  # None: Telegram off, activities no-op
     scam_feed = ScamFeedActivities(sessions)
+    # AI support answers share the reviewer's provider clients (none: ticket suggestions only)
+    support = support_ai or SupportAIActivities(
+        None, sessions, discord_http, providers=ai.providers
+    )
     return Worker(
         client,
         task_queue=task_queue,
@@ -235,8 +282,12 @@ def build_worker(
             *raid_activities(sessions, discord_http),
             *anti_nuke_activities(sessions, discord_http),
             *event_activities(sessions, discord_http),
+            *ticket_activities(sessions, discord_http),
             engagement.award_event_participation,
+            *announcement_and_maintenance_activities(sessions, discord_http),
             ai.review,
+            support.answer,
+            support.post_reply,
             tg.send_approval,
             tg.show_outcome,
             tg.alert,

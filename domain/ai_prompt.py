@@ -171,7 +171,8 @@ def build_user_content(request: ReviewRequest, nonce: str) -> str:
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
 
-def _load_object(text: str) -> dict[str, Any]:
+def load_reply_object(text: str, error: type[ValueError] = ValueError) -> dict[str, Any]:
+    """A model's reply as a JSON object (a ```json fence is accepted); `error` when it is not."""
     stripped = text.strip()
     fenced = _FENCE.match(stripped)
     if fenced:
@@ -179,9 +180,9 @@ def _load_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(stripped)
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise VerdictError(f"reply is not JSON: {exc}") from exc
+        raise error(f"reply is not JSON: {exc}") from exc
     if not isinstance(value, dict):
-        raise VerdictError("reply is not a JSON object")
+        raise error("reply is not a JSON object")
     return cast(dict[str, Any], value)
 
 
@@ -201,7 +202,7 @@ def parse_verdict(text: str, provider: str) -> ReviewVerdict:
     REVIEW_ACTIONS, categories from CATEGORIES, confidence a number in [0, 1]. Extra keys are
     ignored; an over-long reason is truncated; a reply wrapped in a ```json fence is accepted.
     """
-    obj = _load_object(text)
+    obj = load_reply_object(text, VerdictError)
     missing = [k for k in ("action", "categories", "confidence", "reason") if k not in obj]
     if missing:
         raise VerdictError(f"missing fields: {missing}")

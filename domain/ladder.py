@@ -57,6 +57,8 @@ class ModerationPolicy:
     rules: str = ""
     culture: str = ""
     tier: str = "starter"
+    language: str = "en"
+    """The server's language for what members are told (the message catalogue's)."""
 
     def is_sensitive(self, action: str) -> bool:
         """True when `action` waits for a person's approval on this server."""

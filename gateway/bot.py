@@ -18,7 +18,7 @@ from domain.automod import MessageSnapshot
 from domain.cases import Violation, violation_from_json, violation_to_json
 from domain.priority import HIGH, report_priority
 from domain.xp_tracker import XPAward
-from gateway import verification
+from gateway import support_ai, verification
 from gateway.anti_nuke import AntiNukeGuard
 from gateway.automod_actions import perform, snapshot_of
 from gateway.command_limits import SuiteCommandTree
@@ -27,6 +27,7 @@ from gateway.dispatch import EVENT_PRIORITY, PriorityDispatch
 from gateway.engagement import Earned, EngagementService
 from gateway.event_link import EventLink
 from gateway.event_sync import EventSync
+from gateway.faq import FaqService
 from gateway.guild_rules import GuildRules, RulesCache
 from gateway.intents import suite_intents
 from gateway.invites import InviteTracker
@@ -36,6 +37,7 @@ from gateway.raid_link import RaidLink
 from gateway.rewards import announce_earned, announce_level_up, sync_reward_roles
 from gateway.sandbox import sandbox_config
 from gateway.spam_guard import SpamGuard
+from gateway.ticket_link import TicketLink
 from gateway.voice_xp import run_voice_ticker
 from storage import outbox
 from storage.levels import get_member_level, member_rank
@@ -87,6 +89,8 @@ class SuiteBot(discord.Client):
         self.anti_nuke = AntiNukeGuard(self)
         self.event_link = EventLink(self)
         self.event_sync = EventSync(self)
+        self.faq = FaqService(self)
+        self.tickets = TicketLink(self)
 
     def _schedule_event(
         self,
@@ -122,6 +126,8 @@ class SuiteBot(discord.Client):
             asyncio.create_task(self._outbox_loop()),
             asyncio.create_task(self.raid_link.run_flusher()),
             asyncio.create_task(self.event_link.run_flusher()),
+            asyncio.create_task(self.tickets.run()),
+            asyncio.create_task(self.faq.load_models()),  # in a thread; BM25 answers meanwhile
         ]
         try:
             await self.tree.sync()
@@ -259,6 +265,10 @@ class SuiteBot(discord.Client):
             return  # too fast: already answered
         if await self.event_link.on_interaction(interaction):
             return  # an RSVP button
+        if await self.tickets.on_interaction(interaction):
+            return  # a ticket button, the close form or a rating
+        if await self.faq.on_interaction(interaction):
+            return  # a "Did this help?" button
         await self.moderation.on_interaction(interaction)
         await verification.on_interaction(self, interaction)
 
@@ -275,6 +285,14 @@ class SuiteBot(discord.Client):
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         """Remember the channel as it was, so an anti-nuke restore can bring it back."""
         self.anti_nuke.on_channel_delete(channel)
+
+    async def on_thread_create(self, thread: discord.Thread) -> None:
+        """A ticket's new private thread: its messages now reach the ticket's workflow."""
+        self.tickets.on_space_created(thread)
+
+    async def on_guild_channel_create(self, channel: discord.abc.GuildChannel) -> None:
+        """A ticket's new channel (tickets.mode = channel)."""
+        self.tickets.on_space_created(channel)
 
     async def on_guild_role_delete(self, role: discord.Role) -> None:
         """Remember the role as it was, for an anti-nuke restore."""
@@ -299,6 +317,7 @@ class SuiteBot(discord.Client):
         """The fast path: judge in-process, delete at once, and report to the member's workflow."""
         if message.guild is None or message.author == self.user:
             return
+        self.tickets.on_message(message)  # a dict lookup: resets a ticket's inactivity timer
         snapshot = snapshot_of(message, self.invites.codes(message.guild.id))
         if snapshot is None:
             return
@@ -317,6 +336,8 @@ class SuiteBot(discord.Client):
             return
         if await self.spam_guard.on_message(message, snapshot, rules.config):
             return  # flagged as spam: no XP
+        if not support_ai.observe(self, message, rules.config):  # talking to the bot: AI
+            self.faq.observe(message, rules.config)  # a question is answered off this path
         await self._award_xp(message, snapshot, rules)
 
     async def _award_xp(

@@ -7,7 +7,8 @@ import logging
 import discord
 
 from dcs.engagement import role_rewards
-from dcs.server_config import ServerConfig
+from dcs.server_config import ServerConfig, XPConfig
+from domain.catalogue import text
 from domain.leveling import progress
 from domain.role_rewards import role_changes
 from domain.xp_tracker import XPAward
@@ -38,17 +39,24 @@ async def sync_reward_roles(member: discord.Member, config: ServerConfig, total_
         log.info("member %s left before their reward roles were set", member.id)
 
 
+DEFAULT_LEVEL_UP = XPConfig.model_fields["announce_template"].default
+
+
 def level_up_text(
     config: ServerConfig, member: discord.Member, award: XPAward, rank: int | None
 ) -> str:
-    """The server's template, filled in."""
-    return config.xp.announce_template.format(
-        mention=member.mention,
-        name=member.display_name,
-        level=award.level_after,
-        rank=rank if rank is not None else "?",
-        xp=award.total_after,
-    )
+    """The server's template, filled in; the default one in the server's language."""
+    fields = {
+        "mention": member.mention,
+        "name": member.display_name,
+        "level": award.level_after,
+        "rank": rank if rank is not None else "?",
+        "xp": award.total_after,
+    }
+    template = config.xp.announce_template
+    if template == DEFAULT_LEVEL_UP:  # the suite's words, not the server's own
+        return text("engagement.level_up", config.language, **fields)
+    return template.format(**fields)
 
 
 async def announce_level_up(
@@ -89,14 +97,16 @@ async def announce_earned(guild: discord.Guild | None, config: ServerConfig, ite
                 log.warning("could not grant achievement role %s", item.rule.role_id)
     if config.xp.announce == "off":
         return
-    bonus = f" (+{item.rule.xp_bonus} XP)" if item.rule.xp_bonus else ""
-    text = f"🏅 {member.mention} earned **{item.rule.name}**{bonus}!"
+    key = "engagement.achievement_bonus" if item.rule.xp_bonus else "engagement.achievement"
+    said = text(
+        key, config.language, mention=member.mention, badge=item.rule.name, xp=item.rule.xp_bonus
+    )
     try:
         if config.xp.announce == "dm":
-            await member.send(text)
+            await member.send(said)
         elif config.xp.announce_channel_id is not None:
             channel = guild.get_channel(config.xp.announce_channel_id)
             if isinstance(channel, discord.TextChannel):
-                await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[member]))
+                await channel.send(said, allowed_mentions=discord.AllowedMentions(users=[member]))
     except (discord.Forbidden, discord.NotFound):
         log.info("achievement announcement for %s could not be delivered", member.id)

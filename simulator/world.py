@@ -334,6 +334,9 @@ class World:
             perms &= TIMED_OUT_ALLOWED
         if not perms & Perm.VIEW_CHANNEL:
             return 0
+        private = channel.type == ChannelType.PRIVATE_THREAD
+        if private and user_id not in channel.thread_members and not perms & Perm.MANAGE_THREADS:
+            return 0  # like Discord: only its members and thread managers see a private thread
         return perms
 
     def can_moderate(self, guild: Guild, actor_id: int, target_id: int) -> bool:

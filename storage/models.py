@@ -209,6 +209,7 @@ class SupportTicket(Base):
         UniqueConstraint("guild_id", "number"),
         Index("ix_support_tickets_status", "guild_id", "status"),
         Index("ix_support_tickets_user", "guild_id", "user_id"),
+        Index("ix_support_tickets_thread", "thread_id"),
     )
 
     id: Mapped[int] = _serial()
@@ -228,6 +229,11 @@ class SupportTicket(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None]
+    claimed_by: Mapped[int | None] = _snowflake(nullable=True)
+    closed_by: Mapped[int | None] = _snowflake(nullable=True)
+    reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    rated_at: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(String(16), default="command", server_default="command")
 
 
 class Event(Base):
@@ -328,8 +334,28 @@ class FAQEntry(Base):
     answer: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     tags: Mapped[list[str]] = mapped_column(default=list)
+    hits: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Times the bot answered with this entry."""
+    helpful: Mapped[int] = mapped_column(default=0, server_default="0")
+    not_helpful: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class FAQFeedback(Base):
+    """One member's 'Did this help?' vote on one answer; a second click changes it, never adds."""
+
+    __tablename__ = "faq_feedback"
+
+    message_id: Mapped[int] = _snowflake(primary_key=True)
+    """The bot's answer message."""
+    user_id: Mapped[int] = _snowflake(primary_key=True)
+    guild_id: Mapped[int] = _guild_fk()
+    entry_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("faq_entries.id", ondelete="CASCADE"), index=True
+    )
+    helpful: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Achievement(Base):
@@ -525,6 +551,32 @@ class AnalyticsPoint(Base):
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata")
     date: Mapped[date]
     hour: Mapped[int] = mapped_column(SmallInteger)
+
+
+class Announcement(Base):
+    """A scheduled announcement; its Temporal Schedule (`announce:{guild}:{number}`) runs it."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (UniqueConstraint("guild_id", "number"),)
+
+    id: Mapped[int] = _serial()
+    guild_id: Mapped[int] = _guild_fk()
+    number: Mapped[int]
+    channel_id: Mapped[int] = _snowflake()
+    title: Mapped[str] = mapped_column(String(256))
+    body: Mapped[str] = mapped_column(Text)
+    colour: Mapped[int]
+    role_id: Mapped[int | None] = _snowflake(nullable=True)
+    cron: Mapped[str | None] = mapped_column(String(120))
+    interval_seconds: Mapped[int | None]
+    at: Mapped[datetime | None]
+    timezone: Mapped[str] = mapped_column(String(64))
+    paused: Mapped[bool] = mapped_column(default=False, server_default="0")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_posted_at: Mapped[datetime | None]
+    last_message_id: Mapped[int | None] = _snowflake(nullable=True)
+    post_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class APIToken(Base):

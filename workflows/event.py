@@ -34,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
         SaveInput,
     )
     from dcs.recurrence import next_occurrence
+    from domain.catalogue import keys as catalogue_keys
+    from domain.catalogue import text
     from domain.events import (
         ACTIVE,
         CANCELLED,
@@ -77,6 +79,7 @@ _DISCORD = RetryPolicy(
 )
 _SHORT = timedelta(seconds=30)
 _LONG = timedelta(minutes=10)
+catalogue_keys()  # load the message catalogue now: it lists its files, which a workflow may not
 
 
 def event_workflow_id(guild_id: int, event_id: int) -> str:
@@ -101,6 +104,8 @@ class EventInput:
     posted: bool = False
     first_start: datetime | None = None
     """A recurring event's first start (its rule counts from there); None: this one's."""
+    language: str = "en"
+    """The server's language for what members are told (set when the event is created)."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,12 @@ class EventWorkflow:
             unix = int(new.start.timestamp())
             self._tell(
                 self._book.members(GOING) + self._book.members(WAITLIST),
-                f"**{new.title}** moved: it now starts <t:{unix}:F> (<t:{unix}:R>).",
+                text(
+                    "events.moved",
+                    self._inp.language,
+                    title=new.title,
+                    when=f"<t:{unix}:F> (<t:{unix}:R>)",
+                ),
                 f"moved-{unix}",
             )
         self._post_due = True
@@ -256,7 +266,7 @@ class EventWorkflow:
             return
         self._dirty.update(users)
         title = self._inp.spec.title
-        self._tell(users, f"A seat came free: you're now **going** to **{title}**.", "promoted")
+        self._tell(users, text("events.promoted", self._inp.language, title=title), "promoted")
 
     def _tell(self, users: tuple[int, ...], text: str, key: str) -> None:
         if users:
@@ -414,6 +424,7 @@ class EventWorkflow:
             counts=self._book.counts(),
             message_id=inp.message_id,
             note=note,
+            language=inp.language,
         )
 
     async def _announce(self) -> None:
@@ -502,6 +513,7 @@ class EventWorkflow:
                         message=reminder.message,
                         user_ids=self._book.members(GOING),
                         message_id=inp.message_id,
+                        language=inp.language,
                     ),
                     start_to_close_timeout=_LONG,
                     heartbeat_timeout=_SHORT,
@@ -527,7 +539,7 @@ class EventWorkflow:
         )
         self._state_due = True
         await self._save()
-        await self._refresh_post(f"{len(attended)} attended")
+        await self._refresh_post(text("events.attended", inp.language, count=len(attended)))
         await self._sync_discord()
         first = inp.first_start or inp.spec.start
         following = next_occurrence(inp.spec, first)
@@ -541,6 +553,7 @@ class EventWorkflow:
                     inp.created_by,
                     inp.occurrence + 1,
                     first_start=first,
+                    language=inp.language,
                 )
             )
         return EventResult(COMPLETED, inp.occurrence, len(attended))
@@ -548,12 +561,17 @@ class EventWorkflow:
     async def _close_cancelled(self, request: CancelRequest) -> EventResult:
         inp = self._inp
         inp.status = CANCELLED
-        why = f" ({request.reason})" if request.reason else ""
-        self._tell(
-            self._book.members(GOING) + self._book.members(WAITLIST),
-            f"**{inp.spec.title}** has been cancelled{why}.",
-            "cancelled",
+        notice = (
+            text(
+                "events.cancelled_because",
+                inp.language,
+                title=inp.spec.title,
+                reason=request.reason,
+            )
+            if request.reason
+            else text("events.cancelled", inp.language, title=inp.spec.title)
         )
+        self._tell(self._book.members(GOING) + self._book.members(WAITLIST), notice, "cancelled")
         self._state_due = True
         self._post_due = self._sync_due = True
         await self._flush()

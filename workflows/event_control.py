@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import Priority
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from dcs.recurrence import rule_problem
+from domain.catalogue import language_of
 from domain.events import (
     CancelRequest,
     EditRequest,
@@ -29,6 +30,7 @@ from domain.events import (
 )
 from domain.priority import MEDIUM
 from storage.events import delete_event, insert_event
+from storage.servers import get_server_config
 from workflows.event import (
     CANCEL_UPDATE,
     EDIT_UPDATE,
@@ -39,6 +41,7 @@ from workflows.event import (
     EventWorkflow,
     event_workflow_id,
 )
+from workflows.running import workflow_gone
 
 __all__ = ["RSVP_SIGNAL", "event_workflow_id"]
 
@@ -84,6 +87,7 @@ async def create_event(
         raise EventRejected(found)
     async with sessions() as session, session.begin():
         event_id = await insert_event(session, guild_id, spec, created_by or None, discord_event_id)
+        raw_config, _ = await get_server_config(session, guild_id)
     try:
         await client.start_workflow(
             EventWorkflow.run,
@@ -93,6 +97,7 @@ async def create_event(
                 spec=spec,
                 created_by=created_by,
                 discord_event_id=discord_event_id,
+                language=language_of((raw_config or {}).get("language")),
             ),
             id=event_workflow_id(guild_id, event_id),
             task_queue=task_queue,
@@ -109,10 +114,6 @@ def _handle(client: Client, guild_id: int, event_id: int) -> WorkflowHandle[Any,
     return client.get_workflow_handle(event_workflow_id(guild_id, event_id))
 
 
-def _gone(exc: RPCError) -> bool:
-    return exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
-
-
 async def event_view(client: Client, guild_id: int, event_id: int) -> EventView:
     """The running event, live from its workflow."""
     try:
@@ -120,7 +121,7 @@ async def event_view(client: Client, guild_id: int, event_id: int) -> EventView:
             VIEW_QUERY, result_type=EventView
         )
     except RPCError as exc:
-        if _gone(exc):
+        if workflow_gone(exc):
             raise EventNotRunning(f"event {event_id} is not running") from exc
         raise
     return view
@@ -140,7 +141,7 @@ async def _update(
             raise EventNotRunning(cause.message) from exc
         raise
     except RPCError as exc:
-        if _gone(exc):
+        if workflow_gone(exc):
             raise EventNotRunning(f"event {event_id} is not running") from exc
         raise
 
@@ -158,7 +159,7 @@ async def signal_rsvps(client: Client, guild_id: int, event_id: int, batch: Rsvp
     try:
         await _handle(client, guild_id, event_id).signal(RSVP_SIGNAL, batch)
     except RPCError as exc:
-        if _gone(exc):
+        if workflow_gone(exc):
             raise EventNotRunning(f"event {event_id} is not running") from exc
         raise
 

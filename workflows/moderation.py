@@ -67,6 +67,8 @@ with workflow.unsafe.imports_passed_through():
         active_points,
         remember_key,
     )
+    from domain.catalogue import keys as catalogue_keys
+    from domain.catalogue import text
     from domain.ladder import (
         DEFAULT_TIMEOUT_MINUTES,
         LIFTS,
@@ -100,6 +102,7 @@ CONTINUE_AS_NEW_AFTER = 500
 _RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=0)
 _DISCORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=10)
 _HELPER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+catalogue_keys()  # load the message catalogue now: it lists its files, which a workflow may not
 """Telegram and the AI reviewer: helpful, never required."""
 _DECISION_OF_STATUS = {"approved": "approve", "rejected": "reject", "modified": "modify"}
 
@@ -432,14 +435,18 @@ class ModerationWorkflow:
         g, u = self._guild, self._user
         refused: str | None = None
         if action == "warn":
-            await self._dm(policy, f"You have been warned: {reason}", f"{source_key}:warn")
+            await self._dm(
+                policy,
+                text("moderation.warned", policy.language, reason=reason),
+                f"{source_key}:warn",
+            )
             return
         if action == "timeout":
             minutes = sanction.duration_minutes or DEFAULT_TIMEOUT_MINUTES
             sanction = replace(sanction, duration_minutes=minutes)
             await self._dm(
                 policy,
-                f"You have been timed out for {minutes} min: {reason}",
+                text("moderation.timed_out", policy.language, minutes=minutes, reason=reason),
                 f"{source_key}:dm",
                 appeal="timeout",
             )
@@ -453,16 +460,24 @@ class ModerationWorkflow:
             if refused is None:
                 self._sanctions = timeout_applied(updated, now, chunk)
         elif action == "kick":
-            await self._dm(policy, f"You are being kicked: {reason}", f"{source_key}:dm")
+            await self._dm(
+                policy,
+                text("moderation.kicked", policy.language, reason=reason),
+                f"{source_key}:dm",
+            )
             refused = await self._discord(
                 ModerationActions.kick_member, MemberActionInput(g, u, reason)
             )
         elif action == "ban":
             ban_minutes = sanction.duration_minutes
-            length = "permanently" if ban_minutes is None else f"for {ban_minutes} min"
-            await self._dm(
-                policy, f"You are being banned {length}: {reason}", f"{source_key}:dm", "ban"
+            notice = (
+                text("moderation.banned_permanently", policy.language, reason=reason)
+                if ban_minutes is None
+                else text(
+                    "moderation.banned_for", policy.language, minutes=ban_minutes, reason=reason
+                )
             )
+            await self._dm(policy, notice, f"{source_key}:dm", "ban")
             refused = await self._discord(ModerationActions.ban_member, BanInput(g, u, reason))
             if refused is None:
                 self._sanctions = with_ban(
@@ -797,15 +812,20 @@ class ModerationWorkflow:
         if not first:
             return
         waited = int((workflow.now() - a.requested_at).total_seconds() // 60)
-        text = (
-            f"Approval pending for {waited} min: {a.action} for <@{self._user}> "
-            f"({a.reason[:200]}); id {a.approval_id}"
+        alert = text(  # the same words as the maintenance sweep's (workflows/maintenance.py)
+            "moderation.approval_pending_alert",
+            "en",  # no policy load here: an extra activity would change running histories
+            minutes=waited,
+            action=a.action,
+            member=f"<@{self._user}>",
+            reason=a.reason[:200],
+            approval_id=a.approval_id,
         )
-        await self._helper(TELEGRAM_ALERT, StaffAlert(self._guild, text, a.approval_id))
+        await self._helper(TELEGRAM_ALERT, StaffAlert(self._guild, alert, a.approval_id))
         if a.mod_log_channel_id is not None:
             await self._optional(
                 ModerationActions.post_alert,
-                AlertInput(a.mod_log_channel_id, text, f"alert:{a.approval_id}"),
+                AlertInput(a.mod_log_channel_id, alert, f"alert:{a.approval_id}"),
             )
 
     async def _show_outcome(
@@ -852,12 +872,8 @@ class ModerationWorkflow:
                 a, a.reason.removeprefix("Appeal: "), "granted" if granted else "denied"
             ),
         )
-        text = (
-            "Your appeal was granted: the sanction has been lifted."
-            if granted
-            else "Your appeal was reviewed and denied."
-        )
-        await self._dm(policy, text, f"{a.source_key}:result")
+        key = "moderation.appeal_granted" if granted else "moderation.appeal_denied"
+        await self._dm(policy, text(key, policy.language), f"{a.source_key}:result")
 
     def _appeal_status(self, a: AwaitedApproval, text: str, status: str) -> AppealStatusInput:
         assert a.appeal_id is not None
@@ -962,7 +978,7 @@ class ModerationWorkflow:
         )
         await self._optional(
             ModerationActions.dm_member,
-            DirectMessageInput(self._guild, self._user, text, key, button),
+            DirectMessageInput(self._guild, self._user, text, key, button, policy.language),
         )
 
     async def _discord(self, method: Any, arg: Any) -> str | None:

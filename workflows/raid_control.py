@@ -6,7 +6,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import Priority
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from domain.lockdown import RaidReport, UnlockRequest
 from domain.priority import LOCKDOWN
@@ -18,6 +18,7 @@ from workflows.raid import (
     RaidLockdownWorkflow,
     raid_workflow_id,
 )
+from workflows.running import workflow_gone
 
 
 async def start_lockdown(
@@ -47,7 +48,7 @@ async def unlock(client: Client, guild_id: int, req: UnlockRequest) -> bool:
             return False
         await handle.signal(UNLOCK_SIGNAL, req)
     except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+        if workflow_gone(exc):
             return False
         raise
     return True
@@ -62,7 +63,7 @@ async def lockdown_status(client: Client, guild_id: int) -> LockdownStatus | Non
             return None
         status: LockdownStatus = await handle.query(RaidLockdownWorkflow.status)
     except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+        if workflow_gone(exc):
             return None
         raise
     return status

@@ -5,18 +5,32 @@ from __future__ import annotations
 from discord import app_commands
 
 from gateway.commands import (
+    announcements,
     automod,
     engagement,
     events,
+    faq,
     moderation,
     raid,
     report,
+    tickets,
     verification,
 )
 
 
 def register(tree: app_commands.CommandTree) -> None:
     """Add every feature's commands to the tree (synced to Discord at start-up)."""
-    for module in (engagement, moderation, automod, report, verification, raid, events):
+    for module in (
+        engagement,
+        moderation,
+        automod,
+        report,
+        verification,
+        raid,
+        events,
+        announcements,
+        faq,
+        tickets,
+    ):
         for command in module.COMMANDS:
             tree.add_command(command)
