@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from dcs import metrics
 from dcs.local_classifier import LocalClassifier
 from dcs.server_config import ConfigError, parse_server_config
 from dcs.settings import Settings
@@ -295,7 +296,8 @@ class AIReviewActivities:
     ) -> ReviewVerdict | None:
         """One provider's verdict, or None (logged) when it fails in any way."""
         try:
-            reply = await asyncio.wait_for(provider.complete(system, user), timeout=timeout)
+            with metrics.observe_ai_call("review", provider.name):
+                reply = await asyncio.wait_for(provider.complete(system, user), timeout=timeout)
             return parse_verdict(reply, provider.name)
         except VerdictError as exc:
             log.warning("AI provider %s gave an invalid verdict: %s", provider.name, exc)

@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.records import RecordedCase
+from dcs import metrics
 
 _PERMANENT = {400, 401, 403, 404}
 MAX_INLINE_WAIT_S = 5.0
@@ -65,6 +66,7 @@ class DiscordHttp:
         else:
             resp = await self._client.request(method, self._base + path, json=json, headers=headers)
         self._note_bucket(route, resp)
+        metrics.record_discord_response(method, path, resp.status_code)
         if resp.status_code == 429:
             retry_after = float(resp.json().get("retry_after", 1.0))
             raise ApplicationError(

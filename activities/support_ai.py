@@ -28,6 +28,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.ai_review import ReviewProvider, _describe, build_providers
 from activities.discord_rest import DiscordHttp, refused_with
+from dcs import metrics
 from dcs.server_config import ConfigError, ServerConfig, default_server_config, parse_server_config
 from dcs.settings import Settings
 from domain.ai_prompt import monthly_ai_call_limit, usage_month
@@ -183,9 +184,10 @@ class SupportAIActivities:
 
     async def _ask(self, provider: ReviewProvider, system: str, user: str) -> ParsedReply | None:
         try:
-            raw = await asyncio.wait_for(
-                provider.complete(system, user), timeout=self._per_provider_s
-            )
+            with metrics.observe_ai_call("support", provider.name):
+                raw = await asyncio.wait_for(
+                    provider.complete(system, user), timeout=self._per_provider_s
+                )
             return parse_reply(raw)
         except ReplyError as exc:
             log.warning("AI provider %s gave an invalid answer: %s", provider.name, exc)

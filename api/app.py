@@ -10,15 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
+from api.ratelimit import install_rate_limit_handler
 from api.routers import (
     announcements,
     anti_nuke,
     approvals,
+    discord_webhook,
     events,
     faq,
     health,
     leaderboard,
+    metrics,
     moderation,
+    privacy,
     raid,
     servers,
     tickets,
@@ -47,10 +51,12 @@ def create_app(
     app.state.task_queue = task_queue
     app.state.temporal_lock = asyncio.Lock()
     install_error_handlers(app)
+    install_rate_limit_handler(app)
     routers = (
         health, servers, moderation, approvals, users, leaderboard, raid, anti_nuke, events, faq,
-        announcements, tickets,
+        announcements, tickets, discord_webhook, privacy,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
+    app.include_router(metrics.router)  # GET /metrics (METRICS_TOKEN, METRICS_API_ENABLED)
     return app

@@ -11,6 +11,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import ApiError
+from api.ratelimit import check_rate, record_auth_failure
 from storage.tokens import find_token
 
 ROLE_RANK = {"viewer": 0, "moderator": 1, "admin": 2}
@@ -47,14 +48,21 @@ class Caller:
 
 
 async def authenticate(request: Request) -> Caller:
-    """Resolve the Authorization header to a live token or answer 401."""
+    """Resolve the Authorization header to a live token or answer 401.
+
+    Refusals are counted per client IP and token prefix (api.ratelimit); a live token over its
+    role's per-minute rate gets 429.
+    """
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
+        record_auth_failure(request, "", "no bearer token")
         raise ApiError(401, "unauthorized", "Send an API token: 'Authorization: Bearer <token>'.")
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     async with sessions() as session:
         row = await find_token(session, hash_token(token.strip()), now=datetime.now(UTC))
     if row is None:
+        record_auth_failure(request, token.strip(), "unknown, revoked or expired token")
         raise ApiError(401, "unauthorized", "The API token is unknown, revoked or expired.")
+    check_rate(request, row.id, row.role)
     return Caller(token_id=row.id, name=row.name, role=row.role, guild_id=row.guild_id)

@@ -125,7 +125,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    """Create, list or revoke API tokens."""
+    """Create, list, revoke or rotate API tokens."""
     from dcs.tokens import token_command
 
     return asyncio.run(token_command(_settings(), args))
@@ -144,6 +144,13 @@ def cmd_faq(args: argparse.Namespace) -> int:
     from dcs.faq_cli import run_import
 
     return run_import(args, _settings().database_url)
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    """GDPR: export or erase what the suite holds about a member in a server."""
+    from dcs.privacy_cli import run
+
+    return run(args, _settings())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     tsub.add_parser("list", help="list tokens (never their secrets)")
     revoke = tsub.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("token_id", type=int)
+    rotate = tsub.add_parser(
+        "rotate", help="revoke a token and print a replacement (same name, server, role, lifetime)"
+    )
+    rotate.add_argument("token_id", type=int)
     token.set_defaults(func=cmd_token)
     from dcs.automod_check import add_parser as add_automod_parser
 
@@ -180,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dcs.faq_cli import add_parser as add_faq_parser
 
     add_faq_parser(sub).set_defaults(func=cmd_faq)
+    from dcs.privacy_cli import add_parser as add_user_parser
+
+    add_user_parser(sub).set_defaults(func=cmd_user)
     return parser
 
 

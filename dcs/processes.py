@@ -9,14 +9,17 @@ from temporalio.client import Client
 
 from activities.ai_review import AIReviewActivities
 from activities.discord_rest import DiscordHttp
+from activities.health import HealthActivities
 from api.app import create_app
 from approvals.telegram_activities import TelegramActivities
 from approvals.telegram_config import telegram_endpoint
+from dcs import metrics
 from dcs.settings import Settings
-from dcs.temporal import build_worker, connect
+from dcs.temporal import build_worker, connect, health_checker
 from gateway.bot import SuiteBot
 from simulator import point_discord_py_at
 from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
+from workflows.health_check import ensure_health_check_schedule
 from workflows.maintenance import ensure_maintenance_schedules
 from workflows.scam_feed import ensure_scam_feed_schedule
 
@@ -51,6 +54,23 @@ async def _ensure_maintenance_schedules(client: Client, settings: Settings) -> N
         log.exception("could not create or update the maintenance schedules")
 
 
+async def _ensure_health_check_schedule(client: Client, settings: Settings) -> None:
+    """Create or update `maintenance:health-check`; a failure must not stop the worker."""
+    try:
+        await ensure_health_check_schedule(client, settings.temporal_task_queue)
+    except Exception:
+        log.exception("could not create or update the health-check schedule")
+
+
+def _serve_metrics(port: int, settings: Settings) -> None:
+    """Expose this process's Prometheus metrics on `port` (0: off); a busy port is logged."""
+    try:
+        if metrics.serve(port, settings.metrics_host):
+            log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
+    except OSError:
+        log.exception("could not serve metrics on port %d", port)
+
+
 async def run_worker(settings: Settings) -> None:
     """Host every workflow and activity until cancelled."""
     await upgrade_database_async(settings.database_url)
@@ -68,9 +88,12 @@ async def run_worker(settings: Settings) -> None:
         http,
         ai_review=ai_review,
         telegram=telegram,
+        health=HealthActivities(health_checker(client, sessions, settings), sessions),
     )
     await _ensure_scam_feed_schedule(client, settings)
     await _ensure_maintenance_schedules(client, settings)
+    await _ensure_health_check_schedule(client, settings)
+    _serve_metrics(settings.metrics_port_worker, settings)
     log.info("worker polling task queue %s", settings.temporal_task_queue)
     try:
         await worker.run()
@@ -106,6 +129,7 @@ async def run_gateway(settings: Settings) -> None:
         point_discord_py_at(settings.sandbox_url)
     engine = create_engine(settings.database_url)
     client = await connect(settings)
+    _serve_metrics(settings.metrics_port_gateway, settings)
     bot = SuiteBot(
         temporal=client,
         task_queue=settings.temporal_task_queue,

@@ -35,6 +35,7 @@ from domain.automod_rules import (
 )
 from domain.events import zone as event_zone
 from domain.lockdown import LockdownSettings
+from domain.webhooks import UnsafeWebhookURL, WebhookEvent, check_url_shape
 
 CONFIG_SCHEMA_VERSION: Literal[1] = 1
 
@@ -801,6 +802,24 @@ class SupportAIConfig(_Section):
     deny_channel_ids: list[Snowflake] = Field(default_factory=list, max_length=500)
 
 
+class WebhookConfig(_Section):
+    """One outgoing webhook: the events it receives, POSTed as signed JSON (docs/security.md)."""
+
+    url: str = Field(max_length=2000)
+    events: list[WebhookEvent] = Field(min_length=1, max_length=10)
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """The shape only; the address is checked at delivery time (DNS may change)."""
+        try:
+            check_url_shape(value)
+        except UnsafeWebhookURL as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
 class ServerConfig(_Section):
     """Everything one Discord server can configure; `version` is the schema version."""
 
@@ -827,6 +846,7 @@ class ServerConfig(_Section):
     faq: FaqConfig = Field(default_factory=FaqConfig)
     tickets: TicketsConfig = Field(default_factory=TicketsConfig)
     support_ai: SupportAIConfig = Field(default_factory=SupportAIConfig)
+    webhooks: list[WebhookConfig] = Field(default_factory=list, max_length=10)
 
     @field_validator("achievements")
     @classmethod

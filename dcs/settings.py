@@ -17,7 +17,11 @@ class Settings(BaseSettings):
     """All configuration the suite's processes read; names match the product spec's secrets."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,  # a rejected value may be a secret: never echo it
     )
 
     # Discord
@@ -60,6 +64,23 @@ class Settings(BaseSettings):
     )
 
     webhook_secret: SecretStr | None = None
+    discord_public_key: str | None = Field(
+        default=None,
+        description="Application public key (hex); unset answers POST /discord/webhook with 503.",
+    )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Let outgoing webhooks reach loopback/private addresses (tests, LAN services).",
+    )
+    api_rate_limit_per_minute: int = Field(
+        default=120, ge=1, description="Requests per minute per API token (viewer, moderator)."
+    )
+    api_rate_limit_admin_per_minute: int = Field(
+        default=300, ge=1, description="Requests per minute per admin API token."
+    )
+    api_auth_failure_alert_threshold: int = Field(
+        default=20, ge=1, description="Failed authentications per client IP in 10 min that alert."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Storage and Temporal
@@ -95,6 +116,31 @@ class Settings(BaseSettings):
     retention_message_days: int = Field(default=30, ge=1, le=3650)
     retention_log_days: int = Field(default=90, ge=1, le=3650)
 
+    # Encryption at rest of members' free text (storage.crypto); unset: plaintext
+    data_encryption_keys: SecretStr | None = Field(
+        default=None, description="Comma-separated Fernet keys; the first encrypts, all decrypt."
+    )
+    data_encryption_key: SecretStr | None = Field(
+        default=None, description="One Fernet key (DATA_ENCRYPTION_KEYS wins when both are set)."
+    )
+
+    # Monitoring (dcs.metrics): Prometheus endpoints of each process
+    metrics_api_enabled: bool = Field(
+        default=True, description="Serve GET /metrics on the API (false: 404)."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, GET /metrics requires `Authorization: Bearer ...`."
+    )
+    metrics_port_worker: int = Field(
+        default=0, ge=0, le=65535, description="Worker's Prometheus port (0: off)."
+    )
+    metrics_port_gateway: int = Field(
+        default=0, ge=0, le=65535, description="Gateway's Prometheus port (0: off)."
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's and gateway's metrics bind to."
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -108,6 +154,9 @@ class Settings(BaseSettings):
         "gemini_api_key",
         "telegram_bot_token",
         "webhook_secret",
+        "metrics_token",
+        "data_encryption_keys",
+        "data_encryption_key",
         mode="before",
     )
     @classmethod
@@ -128,6 +177,22 @@ class Settings(BaseSettings):
                 "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
             )
         return value
+
+    @field_validator("data_encryption_keys", "data_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        from storage.crypto import parse_keys
+
+        if value is not None:
+            parse_keys(value.get_secret_value())  # the message never contains the key
+        return value
+
+    def encryption_keys(self) -> list[str]:
+        """The data keys, encrypting key first; empty when encryption at rest is off."""
+        from storage.crypto import parse_keys
+
+        raw = self.data_encryption_keys or self.data_encryption_key
+        return parse_keys(raw.get_secret_value() if raw else None)
 
     @model_validator(mode="after")
     def _telegram_pair(self) -> Settings:

@@ -22,6 +22,7 @@ from activities.approval_records import ApprovalRecordActivities
 from activities.discord_rest import DiscordActivities, DiscordHttp
 from activities.engagement import EngagementActivities
 from activities.events import EventActivities
+from activities.health import HealthActivities, HealthChecker
 from activities.maintenance import MaintenanceActivities
 from activities.moderation_actions import ModerationActions
 from activities.moderation_policy import ModerationPolicyActivities
@@ -31,11 +32,13 @@ from activities.scam_feed import ScamFeedActivities
 from activities.support_ai import SupportAIActivities
 from activities.tickets import TicketActivities
 from activities.verification import VerificationActivities
+from activities.webhooks import WebhookActivities
 from approvals.telegram_activities import TelegramActivities
 from dcs.settings import Settings
 from workflows.announcement import AnnouncementWorkflow
 from workflows.anti_nuke import AntiNukeWorkflow
 from workflows.event import EventWorkflow
+from workflows.health_check import HealthCheckWorkflow
 from workflows.maintenance import ApprovalAlertsWorkflow, RetentionWorkflow, RollupWorkflow
 from workflows.moderation import ModerationWorkflow
 from workflows.raid import RaidLockdownWorkflow
@@ -57,6 +60,7 @@ WORKFLOWS = [
     RollupWorkflow,
     ApprovalAlertsWorkflow,
     SupportAnswerWorkflow,
+    HealthCheckWorkflow,
 ]
 
 
@@ -159,6 +163,7 @@ def moderation_activities(
         actions.edit_approval_message,
         actions.post_alert,
         actions.describe_member,
+        WebhookActivities(sessions).deliver_webhooks,  # cases, and raids (which share this list)
     ]
 
 
@@ -236,6 +241,7 @@ def ticket_activities(
         tickets.build_ticket_transcript,
         tickets.ask_ticket_rating,
         tickets.save_ticket,
+        WebhookActivities(sessions).deliver_ticket_webhooks,
     ]
 
 
@@ -252,6 +258,17 @@ def announcement_and_maintenance_activities(
     ]
 
 
+def health_checker(
+    client: Client, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> HealthChecker:
+    """The readiness checks as the worker runs them (on its own Temporal client)."""
+
+    async def temporal() -> Client:
+        return client
+
+    return HealthChecker(sessions, settings, temporal)
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -260,6 +277,7 @@ def build_worker(
     ai_review: AIReviewActivities | None = None,
     telegram: TelegramActivities | None = None,
     support_ai: SupportAIActivities | None = None,
+    health: HealthActivities | None = None,
 ) -> Worker:
     """One worker with every workflow and activity of the suite registered.
 
@@ -273,6 +291,7 @@ def build_worker(
     support = support_ai or SupportAIActivities(
         None, sessions, discord_http, providers=ai.providers
     )
+    checks = health or HealthActivities(health_checker(client, sessions, Settings()), sessions)
     return Worker(
         client,
         task_queue=task_queue,
@@ -292,6 +311,9 @@ def build_worker(
             tg.show_outcome,
             tg.alert,
             scam_feed.refresh_scam_feed,
+            checks.run_health_checks,
+            checks.alerted,
+            checks.mark_alerts,
             *verification_activities(discord_http),
         ],
     )

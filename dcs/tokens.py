@@ -1,4 +1,4 @@
-"""`dcs token create|list|revoke`: manage API tokens from the shell."""
+"""`dcs token create|list|revoke|rotate`: manage API tokens from the shell."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from api.auth import hash_token, new_token_secret
 from dcs.settings import Settings
 from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
-from storage.tokens import create_token, list_tokens, revoke_token
+from storage.tokens import create_token, list_tokens, revoke_token, rotate_token
 
 
 async def issue_token(
@@ -54,6 +54,18 @@ async def token_command(settings: Settings, args: argparse.Namespace) -> int:
                     state = "revoked" if t.revoked_at else "active"
                     scope = t.guild_id if t.guild_id is not None else "all"
                     print(f"{t.id}\t{t.name}\t{t.role}\tserver={scope}\t{state}")
+                return 0
+            if args.subcommand == "rotate":
+                secret = new_token_secret()
+                new = await rotate_token(
+                    session, args.token_id, token_hash=hash_token(secret), now=datetime.now(UTC)
+                )
+                if new is None:
+                    print(f"no active token {args.token_id}")
+                    return 1
+                await session.flush()
+                print(f"token {args.token_id} revoked; replacement id {new.id} (shown once):")
+                print(secret)
                 return 0
             if await revoke_token(session, args.token_id, now=datetime.now(UTC)):
                 print(f"token {args.token_id} revoked")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import Priority
 
+from dcs import metrics
 from dcs.server_config import ServerConfig, default_server_config
 from domain.automod import MessageSnapshot
 from domain.cases import Violation, violation_from_json, violation_to_json
@@ -40,6 +41,7 @@ from gateway.spam_guard import SpamGuard
 from gateway.ticket_link import TicketLink
 from gateway.voice_xp import run_voice_ticker
 from storage import outbox
+from storage.health import write_heartbeats
 from storage.levels import get_member_level, member_rank
 from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
 
@@ -113,7 +115,25 @@ class SuiteBot(discord.Client):
                     done.set_result(None)
 
         self.dispatcher.submit(level, job)
+        metrics.EVENT_BACKLOG.set(self.dispatcher.backlog())
         return cast("asyncio.Task[Any]", done)  # dispatch() ignores it; a future stands in
+
+    async def _run_event(
+        self,
+        coro: Callable[..., Coroutine[Any, Any, Any]],
+        event_name: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        """Every handler runs here, at once or from the queue: count and time it (dcs.metrics)."""
+        with metrics.observe_event(event_name):
+            await super()._run_event(coro, event_name, *args, **kwargs)
+        if self.dispatcher.running:
+            metrics.EVENT_BACKLOG.set(self.dispatcher.backlog())
+
+    def gateway_connected(self) -> bool:
+        """Logged in with a live gateway session (the heartbeat the health checks read)."""
+        return self.is_ready() and not self.is_closed() and self.latency != float("inf")
 
     async def setup_hook(self) -> None:
         """Start the config refresher and the XP flusher; publish the slash commands."""
@@ -128,6 +148,7 @@ class SuiteBot(discord.Client):
             asyncio.create_task(self.event_link.run_flusher()),
             asyncio.create_task(self.tickets.run()),
             asyncio.create_task(self.faq.load_models()),  # in a thread; BM25 answers meanwhile
+            asyncio.create_task(write_heartbeats(self.sessions, self.gateway_connected)),
         ]
         try:
             await self.tree.sync()
@@ -328,6 +349,8 @@ class SuiteBot(discord.Client):
         judgement = rules.automod.judge(snapshot)
         self.handled += 1
         if judgement is not None:
+            outcome = "deleted" if judgement.deletes else "kept"
+            metrics.FASTPATH_VERDICTS.labels("automod", outcome).inc()
             await perform(self, message, judgement, rules.config)
             if not judgement.deletes:  # automod left it up: spam windows still count it
                 await self.spam_guard.on_message(message, snapshot, rules.config)
@@ -335,6 +358,7 @@ class SuiteBot(discord.Client):
         if snapshot.author_is_bot:
             return
         if await self.spam_guard.on_message(message, snapshot, rules.config):
+            metrics.FASTPATH_VERDICTS.labels("spam", "flagged").inc()
             return  # flagged as spam: no XP
         if not support_ai.observe(self, message, rules.config):  # talking to the bot: AI
             self.faq.observe(message, rules.config)  # a question is answered off this path

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 
+from storage.crypto import EncryptedEvidence, EncryptedText
 from storage.types import BigIntPK, JSONDoc, UTCDateTime, utcnow
 
 # Named constraints, so migrations (and SQLite batch rebuilds) can address them.
@@ -157,7 +158,7 @@ class ModerationCase(Base):
     moderator_id: Mapped[int | None] = _snowflake(nullable=True)
     action: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
-    evidence: Mapped[dict[str, Any] | None]
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(EncryptedEvidence)
     rule: Mapped[str | None] = mapped_column(String(100))
     points: Mapped[int] = mapped_column(default=0, server_default="0")
     duration_seconds: Mapped[int | None]
@@ -185,7 +186,7 @@ class PendingApproval(Base):
     action: Mapped[str] = mapped_column(String(32))
     target_user_id: Mapped[int | None] = _snowflake(nullable=True)
     reason: Mapped[str] = mapped_column(Text)
-    evidence: Mapped[dict[str, Any] | None]
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(EncryptedEvidence)
     requested_by: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     decided_by: Mapped[str | None] = mapped_column(String(100))
@@ -217,14 +218,14 @@ class SupportTicket(Base):
     number: Mapped[int]
     user_id: Mapped[int] = _snowflake()
     subject: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    description: Mapped[str] = mapped_column(EncryptedText, default="", server_default="")
     category: Mapped[str | None] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
     assigned_to: Mapped[int | None] = _snowflake(nullable=True)
     channel_id: Mapped[int | None] = _snowflake(nullable=True)
     thread_id: Mapped[int | None] = _snowflake(nullable=True)
     close_reason: Mapped[str | None] = mapped_column(Text)
-    transcript: Mapped[str | None] = mapped_column(Text)
+    transcript: Mapped[str | None] = mapped_column(EncryptedText)
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -421,7 +422,7 @@ class Appeal(Base):
     guild_id: Mapped[int] = _guild_fk()
     user_id: Mapped[int] = _snowflake()
     sanction: Mapped[str] = mapped_column(String(16))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     approval_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -610,3 +611,13 @@ class AuditLogEntry(Base):
     before: Mapped[dict[str, Any] | None]
     after: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HealthMark(Base):
+    """A timestamped health note: the gateway's heartbeat, or a check already alerted about."""
+
+    __tablename__ = "health_marks"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")

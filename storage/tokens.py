@@ -46,6 +46,34 @@ async def list_tokens(session: AsyncSession) -> list[APIToken]:
     return list(await session.scalars(select(APIToken).order_by(APIToken.id.desc())))
 
 
+async def rotate_token(
+    session: AsyncSession, token_id: int, *, token_hash: str, now: datetime
+) -> APIToken | None:
+    """Revoke a live token and store its replacement (same name, server, role and lifetime).
+
+    The replacement keeps the old token's lifetime (expires_at - created_at) counted from now, so
+    a 90-day token is replaced by a 90-day token. None when the token is unknown, revoked or
+    expired: a dead credential is replaced with `create`, on purpose, not revived.
+    """
+    old = await session.get(APIToken, token_id)
+    if old is None or old.revoked_at is not None:
+        return None
+    expires_at = old.expires_at
+    if expires_at is not None:
+        if expires_at <= now:
+            return None
+        expires_at = now + (expires_at - old.created_at)
+    old.revoked_at = now
+    return await create_token(
+        session,
+        name=old.name,
+        role=old.role,
+        token_hash=token_hash,
+        guild_id=old.guild_id,
+        expires_at=expires_at,
+    )
+
+
 async def revoke_token(session: AsyncSession, token_id: int, *, now: datetime) -> bool:
     """Mark a token revoked; False when there is no such token."""
     row = await session.get(APIToken, token_id)

@@ -20,6 +20,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows import steps
+
 with workflow.unsafe.imports_passed_through():
     from activities.approval_records import (
         AppealStatusInput,
@@ -165,6 +167,7 @@ class ModerationWorkflow:
         """State comes from the input here, before the start signal's handler runs."""
         self._guild = inp.guild_id
         self._user = inp.user_id
+        self._webhooks: list[Any] = []  # deliveries still running, settled before the run ends
         self._inbox: list[Event] = []
         self._decisions: dict[str, ApprovalDecision] = {}
         self._standing = inp.standing
@@ -197,11 +200,13 @@ class ModerationWorkflow:
                     pass
                 self._busy = True
             if idle and not self._has_work() and workflow.now() >= deadline:
+                await steps.settle_webhooks(self._webhooks)
                 return ModerationResult(self._guild, self._user, self._standing.cases_recorded)
             await self._drain()
             await self._run_due_timers()
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                await steps.settle_webhooks(self._webhooks)
                 if not self._has_work():
                     workflow.continue_as_new(self._carried_input())
 
@@ -947,6 +952,22 @@ class ModerationWorkflow:
             retry_policy=_RECORD_RETRY,
         )
         self._standing.cases_recorded += 1
+        if workflow.patched(steps.WEBHOOK_PATCH):
+            delivery = steps.webhook(
+                case.guild_id,
+                "case.created",
+                f"case-{case.case_number}",
+                {
+                    "case_number": case.case_number,
+                    "user_id": str(case.user_id),
+                    "action": case.action,
+                    "reason": case.reason,
+                    "rule": case.rule,
+                    "source": case.source,
+                    "created_at": case.created_at.isoformat(),
+                },
+            )
+            self._webhooks.append(delivery)
         channel = v.mod_log_channel_id or policy.mod_log_channel_id
         if channel is not None:
             await self._post_mod_log(channel, case)

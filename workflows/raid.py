@@ -194,6 +194,7 @@ class RaidLockdownWorkflow:
         self._c: LockdownCarry | None = None
         self._book = SuspectBook()
         self._inp = RaidLockdownInput(guild_id=0)
+        self._webhooks: list[Any] = []  # deliveries still running, awaited before the end
 
     # ------------------------------------------------------------------ signals and queries
 
@@ -257,7 +258,10 @@ class RaidLockdownWorkflow:
             await self._handle_events(c)
             await self._handle_due(c, workflow.now())
             if self._history_full() and not (self._inbox or self._decisions or self._unlock):
-                workflow.continue_as_new(replace(inp, carry=self._carry(c)))
+                await steps.settle_webhooks(self._webhooks)
+                if not (self._inbox or self._decisions or self._unlock):  # none came meanwhile
+                    workflow.continue_as_new(replace(inp, carry=self._carry(c)))
+        await steps.settle_webhooks(self._webhooks)
         return RaidLockdownResult(
             c.incident.number, c.lifted_by or "?", len(self._book.suspects), c.removed
         )
@@ -313,6 +317,21 @@ class RaidLockdownWorkflow:
             f"{what}.\nIt lifts after {settings.quiet_minutes} quiet minutes, or with /unlock.",
             "start",
         )
+        if workflow.patched(steps.WEBHOOK_PATCH):
+            started = steps.webhook(
+                inp.guild_id,
+                "raid.started",
+                f"raid-start-{incident.number}",
+                {
+                    "incident": incident.number,
+                    "trigger": inp.trigger,
+                    "started_by": inp.started_by,
+                    "reason": inp.reason,
+                    "started_at": now.isoformat(),
+                    "summary": what,
+                },
+            )
+            self._webhooks.append(started)
         return c
 
     def _lock_summary(self, plan: LockdownPlan) -> str:
@@ -477,6 +496,21 @@ class RaidLockdownWorkflow:
             f"{len(self._book.suspects)} suspects, {c.removed} removed.",
             "lift",
         )
+        if workflow.patched(steps.WEBHOOK_PATCH):
+            delivery = steps.webhook(
+                self._inp.guild_id,
+                "raid.lifted",
+                f"raid-lift-{c.incident.number}",
+                {
+                    "incident": c.incident.number,
+                    "lifted_by": by,
+                    "reason": reason,
+                    "restored": problem is None,
+                    "suspects": len(self._book.suspects),
+                    "removed": c.removed,
+                },
+            )
+            self._webhooks.append(delivery)  # retries stop when the workflow ends: run waits
 
     # ------------------------------------------------------------------ removal approvals
 

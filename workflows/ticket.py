@@ -11,6 +11,7 @@ closed ticket stays reopenable (and ratable) for `KEEP_CLOSED`, then the workflo
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -131,6 +132,9 @@ class TicketWorkflow:
             inp.clock = Clock(now, now)  # the member waits for a first answer from the start
         self._inp = inp
         self._jobs: list[tuple[str, object]] = []
+        self._webhooks: list[
+            asyncio.Future[object]
+        ] = []  # deliveries still running, settled before the run ends
         self._save_due = False
         self._wake = False
 
@@ -282,11 +286,13 @@ class TicketWorkflow:
                 next_at = inp.closed_at + KEEP_CLOSED
                 if now >= next_at:
                     await workflow.wait_condition(workflow.all_handlers_finished)
+                    await steps.settle_webhooks(self._webhooks)
                     if not self._jobs and inp.status == CLOSED:
                         return TicketResult(inp.number, inp.status, inp.rating)
                     continue
             if self._should_continue():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                await steps.settle_webhooks(self._webhooks)
                 if not self._jobs:
                     workflow.continue_as_new(replace(inp))
             timeout = None if next_at is None else max(next_at - now, timedelta(seconds=1))
@@ -405,6 +411,23 @@ class TicketWorkflow:
         policy, key = inp.policy, f"close-{inp.closes}"
         inp.closes += 1
         await self._save()  # the row says closed at once: the member's limit frees up
+        if workflow.patched(steps.WEBHOOK_PATCH):
+            delivery = steps.webhook(
+                inp.spec.guild_id,
+                "ticket.closed",
+                key,
+                {
+                    "number": inp.number,
+                    "user_id": str(inp.spec.user_id),
+                    "subject": inp.spec.subject,
+                    "category": inp.spec.category,
+                    "closed_by": str(inp.closed_by) if inp.closed_by else None,
+                    "reason": inp.close_reason,
+                    "closed_at": inp.closed_at.isoformat() if inp.closed_at else None,
+                },
+                activity="deliver_ticket_webhooks",
+            )
+            self._webhooks.append(delivery)
         if inp.channel_id is None:
             return
         if inp.closed_by is not None:  # an auto-close has already said why

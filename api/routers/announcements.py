@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Caller
 from api.deps import CallerDep, SessionDep, TemporalDep, _temporal
-from api.errors import ApiError
+from api.errors import AUTHENTICATED, ApiError, error_responses
 from dcs.server_config import ConfigError, default_server_config, parse_server_config
 from domain.announcements import (
     COLOUR_DEFAULT,
@@ -47,7 +47,11 @@ from workflows.announcement_control import (
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/servers/{server_id}", tags=["announcements"])
+router = APIRouter(
+    prefix="/api/servers/{server_id}",
+    tags=["announcements"],
+    responses=error_responses(*AUTHENTICATED, 400, 404, 503),
+)
 
 Snowflake = Annotated[int, Field(gt=0, lt=2**64)]
 

@@ -13,9 +13,14 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.deps import CallerDep, SessionDep
+from api.errors import AUTHENTICATED, error_responses
 from storage.models import AntiNukeIncident
 
-router = APIRouter(prefix="/api/servers/{server_id}/anti-nuke", tags=["anti-nuke"])
+router = APIRouter(
+    prefix="/api/servers/{server_id}/anti-nuke",
+    tags=["anti-nuke"],
+    responses=error_responses(*AUTHENTICATED),
+)
 
 
 class NukeIncidentOut(BaseModel):

@@ -18,13 +18,17 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.deps import CallerDep, SessionDep, TemporalDep
-from api.errors import ApiError
+from api.errors import AUTHENTICATED, ApiError, error_responses
 from approvals.decisions import DecisionRefused, submit_decision
 from domain.approvals import ApprovalDecision
 from storage.models import APPROVAL_STATUSES, PendingApproval
 from storage.types import as_utc
 
-router = APIRouter(prefix="/api/servers/{server_id}/moderation", tags=["approvals"])
+router = APIRouter(
+    prefix="/api/servers/{server_id}/moderation",
+    tags=["approvals"],
+    responses=error_responses(*AUTHENTICATED, 400, 404, 409, 503),
+)
 
 REFUSAL_STATUS = {"not_found": 404, "already_decided": 409, "invalid": 422, "unavailable": 503}
 

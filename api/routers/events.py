@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Caller, authenticate, hash_token
 from api.deps import CallerDep, SessionDep, TemporalDep
-from api.errors import ApiError
+from api.errors import AUTHENTICATED, ApiError, error_responses
 from dcs.ical import calendar_ics, event_ics
 from dcs.server_config import EventsConfig, default_server_config, parse_server_config
 from domain.events import (
@@ -56,7 +56,11 @@ from workflows.event_control import (
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/servers/{server_id}", tags=["events"])
+router = APIRouter(
+    prefix="/api/servers/{server_id}",
+    tags=["events"],
+    responses=error_responses(*AUTHENTICATED, 400, 404, 409, 503),
+)
 
 Status = Literal["scheduled", "active", "completed", "cancelled"]
 RsvpStatus = Literal["going", "waitlist", "maybe", "declined"]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CallerDep, SessionDep
-from api.errors import ApiError
+from api.errors import AUTHENTICATED, ApiError, error_responses
 from domain.faq import (
     MAX_ANSWER,
     MAX_QUESTION,
@@ -24,7 +24,11 @@ from storage import faq as store
 from storage.models import AuditLogEntry, FAQEntry
 from storage.types import utcnow
 
-router = APIRouter(prefix="/api/servers/{server_id}", tags=["faq"])
+router = APIRouter(
+    prefix="/api/servers/{server_id}",
+    tags=["faq"],
+    responses=error_responses(*AUTHENTICATED, 400, 404, 413),
+)
 
 MAX_IMPORT_BYTES = 1_000_000
 Language = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]

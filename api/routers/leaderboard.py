@@ -12,14 +12,18 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from api.deps import CallerDep, SessionDep
-from api.errors import ApiError
+from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.routers.users import level_of, xp_settings
 from domain.leveling import level_for_xp
 from storage.levels import export_leaderboard_csv, import_levels_csv, leaderboard
 from storage.models import AuditLogEntry
 from storage.types import utcnow
 
-router = APIRouter(prefix="/api/servers/{server_id}", tags=["leaderboard"])
+router = APIRouter(
+    prefix="/api/servers/{server_id}",
+    tags=["leaderboard"],
+    responses=error_responses(*AUTHENTICATED, 413, 415),
+)
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 """A MEE6-style CSV of a million members (id, name, xp, level, messages) is about 50 MB."""

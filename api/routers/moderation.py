@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from api.deps import CallerDep, SessionDep, TemporalDep
-from api.errors import ApiError
+from api.errors import AUTHENTICATED, ApiError, error_responses
 from dcs.server_config import ConfigError, parse_server_config
 from domain.cases import LiftRequest, Violation
 from storage.cases import CaseRecord, list_cases
@@ -27,7 +27,11 @@ from workflows.moderation import ModerationInput, ModerationWorkflow, moderation
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/servers/{server_id}/moderation", tags=["moderation"])
+router = APIRouter(
+    prefix="/api/servers/{server_id}/moderation",
+    tags=["moderation"],
+    responses=error_responses(*AUTHENTICATED, 400, 503),
+)
 
 
 class CaseOut(BaseModel):
@@ -75,7 +79,9 @@ async def moderation_logs(
     server_id: int,
     session: SessionDep,
     caller: CallerDep,
-    user_id: Annotated[int | None, Query(description="Only cases about this member")] = None,
+    user_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Only cases about this member")
+    ] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
     source: Annotated[str | None, Query(max_length=32)] = None,
     since: Annotated[AwareDatetime | None, Query(description="ISO 8601 with offset")] = None,
@@ -85,6 +91,7 @@ async def moderation_logs(
 ) -> CasePage:
     """Moderation history of a server, filtered and paged by case number."""
     caller.require(server_id, "viewer")
+    _in_utc_range(since=since, until=until)
     cases = await list_cases(
         session,
         server_id,
@@ -99,6 +106,18 @@ async def moderation_logs(
     page = cases[:limit]
     next_cursor = page[-1].case_number if len(cases) > limit else None
     return CasePage(items=[CaseOut.of(c) for c in page], next_cursor=next_cursor)
+
+
+def _in_utc_range(**moments: datetime | None) -> None:
+    """422 for a time that exists with its offset but not in UTC (0001-01-01T00:00+01:00)."""
+    for name, moment in moments.items():
+        try:
+            if moment is not None:
+                moment.astimezone(UTC)
+        except OverflowError:
+            raise ApiError(
+                422, "invalid_request", f"{name}: out of range in UTC", [{"loc": name}]
+            ) from None
 
 
 MAX_TIMEOUT_MINUTES = 40320  # Discord's limit: 28 days

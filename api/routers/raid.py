@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CallerDep, SessionDep, TemporalDep
-from api.errors import ApiError
+from api.errors import AUTHENTICATED, ApiError, error_responses
 from domain.lockdown import RaidReport, UnlockRequest
 from storage import raid as store
 from storage.models import RaidIncident, RaidIncidentMember
@@ -23,7 +23,11 @@ from workflows.raid_control import lockdown_status, start_lockdown, unlock
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/servers/{server_id}/raid", tags=["raid"])
+router = APIRouter(
+    prefix="/api/servers/{server_id}/raid",
+    tags=["raid"],
+    responses=error_responses(*AUTHENTICATED, 400, 404, 409, 503),
+)
 
 
 class LockdownOut(BaseModel):

@@ -8,11 +8,15 @@ from fastapi import APIRouter, Body, Header
 from pydantic import BaseModel
 
 from api.deps import CallerDep, SessionDep
-from api.errors import ApiError
+from api.errors import AUTHENTICATED, ApiError, error_responses
 from dcs.server_config import ConfigError, default_server_config, parse_server_config
 from storage.servers import VersionConflict, get_server_config, put_server_config
 
-router = APIRouter(prefix="/api/servers/{server_id}", tags=["servers"])
+router = APIRouter(
+    prefix="/api/servers/{server_id}",
+    tags=["servers"],
+    responses=error_responses(*AUTHENTICATED, 400, 409),
+)
 
 
 class ConfigOut(BaseModel):

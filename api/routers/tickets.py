@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Caller
 from api.deps import CallerDep, SessionDep, TemporalDep
-from api.errors import ApiError
+from api.errors import AUTHENTICATED, ApiError, error_responses
 from domain.catalogue import text
 from domain.tickets import (
     ASSIGN,
@@ -37,7 +37,11 @@ from workflows.ticket_control import TicketNotRunning, TicketRefused, act, open_
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/servers/{server_id}", tags=["tickets"])
+router = APIRouter(
+    prefix="/api/servers/{server_id}",
+    tags=["tickets"],
+    responses=error_responses(*AUTHENTICATED, 400, 404, 409, 503),
+)
 
 Status = Literal["open", "closed"]
 Snowflake = Annotated[int, Field(gt=0, lt=2**64)]

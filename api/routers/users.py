@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CallerDep, SessionDep
-from api.errors import ApiError
+from api.errors import AUTHENTICATED, ApiError, error_responses
 from dcs.server_config import XPConfig, default_server_config, parse_server_config
 from domain.leveling import level_for_xp, progress, total_xp_for_level
 from storage.achievements import list_achievements
@@ -20,7 +20,11 @@ from storage.models import AuditLogEntry
 from storage.servers import get_server_config
 from storage.types import utcnow
 
-router = APIRouter(prefix="/api/servers/{server_id}/users/{user_id}", tags=["users"])
+router = APIRouter(
+    prefix="/api/servers/{server_id}/users/{user_id}",
+    tags=["users"],
+    responses=error_responses(*AUTHENTICATED, 400, 404),
+)
 
 UserId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The member's Discord id")]
 MAX_SETTABLE_LEVEL = 10_000

@@ -1,0 +1,103 @@
+"""POST /discord/webhook: Discord's signed HTTP interactions, refused with 401 unless genuine."""
+
+import json
+import time
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import func, select
+
+from storage.models import Base
+
+URL = "/discord/webhook"
+
+
+@pytest.fixture
+def private_key(api):
+    key = Ed25519PrivateKey.generate()
+    app = api._transport.app
+    app.state.discord_public_key = (
+        key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    )
+    return key
+
+
+def signed(key, payload, *, timestamp=None):
+    body = json.dumps(payload).encode()
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    headers = {
+        "X-Signature-Ed25519": key.sign(ts.encode() + body).hex(),
+        "X-Signature-Timestamp": ts,
+        "Content-Type": "application/json",
+    }
+    return body, headers
+
+
+async def row_counts(session_factory):
+    async with session_factory() as session:
+        return {
+            t.name: await session.scalar(select(func.count()).select_from(t))
+            for t in Base.metadata.sorted_tables
+        }
+
+
+async def test_signed_ping_gets_pong(api, private_key):
+    body, headers = signed(private_key, {"id": "1", "type": 1})
+    resp = await api.post(URL, content=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"type": 1}
+
+
+async def test_signed_command_gets_an_ephemeral_pointer_to_the_gateway(api, private_key):
+    body, headers = signed(private_key, {"id": "2", "type": 2, "data": {"name": "warn"}})
+    resp = await api.post(URL, content=body, headers=headers)
+    assert resp.status_code == 200
+    answer = resp.json()
+    assert answer["type"] == 4 and answer["data"]["flags"] == 64
+    assert "gateway" in answer["data"]["content"]
+
+
+async def test_rejections_are_401_and_change_nothing(api, private_key, session_factory):
+    before = await row_counts(session_factory)
+    ping = {"id": "3", "type": 1}
+    body, good = signed(private_key, ping)
+    forged_body, forged = signed(Ed25519PrivateKey.generate(), ping)
+    stale_body, stale = signed(private_key, ping, timestamp=int(time.time()) - 600)
+    future_body, future = signed(private_key, ping, timestamp=int(time.time()) + 600)
+    tampered = body.replace(b'"3"', b'"4"')
+    cases = [
+        ("missing headers", body, {"Content-Type": "application/json"}),
+        ("forged signature", forged_body, forged),
+        ("tampered body", tampered, good),
+        ("stale timestamp", stale_body, stale),
+        ("future timestamp", future_body, future),
+    ]
+    for what, content, headers in cases:
+        resp = await api.post(URL, content=content, headers=headers)
+        assert resp.status_code == 401, what
+        error = resp.json()["error"]
+        assert error["code"] == "unauthorized", what
+        assert error["message"].startswith("Discord interaction refused"), what
+    assert (await api.post(URL, content=body, headers=good)).status_code == 200
+    replay = await api.post(URL, content=body, headers=good)
+    assert replay.status_code == 401
+    assert "replayed" in replay.json()["error"]["message"]
+    # the same interaction id signed again (a fresh signature) is a replay too
+    again_body, again = signed(private_key, ping, timestamp=int(time.time()) - 1)
+    assert (await api.post(URL, content=again_body, headers=again)).status_code == 401
+    assert await row_counts(session_factory) == before
+
+
+async def test_without_public_key_the_endpoint_is_unavailable(api, monkeypatch):
+    monkeypatch.delenv("DISCORD_PUBLIC_KEY", raising=False)
+    monkeypatch.chdir("/")  # no .env with a key
+    resp = await api.post(URL, content=b"{}", headers={"X-Signature-Timestamp": "1"})
+    assert resp.status_code == 503
+
+
+async def test_a_malformed_public_key_is_503_not_a_crash(api):
+    api._transport.app.state.discord_public_key = "not-hex"
+    resp = await api.post(URL, content=b"{}", headers={"X-Signature-Timestamp": "1"})
+    assert resp.status_code == 503
+    assert "64 hex" in resp.json()["error"]["message"]
