@@ -176,6 +176,7 @@ async def test_quiet_member_workflow_closes_after_the_idle_period(session_factor
             await eventually(lambda: _standing_done(handle, 1))
             before = await env.get_current_time()
             result = await handle.result()  # the time-skipping server fast-forwards meanwhile
+            _started.remove(handle)  # finished, and its server stops below: nothing to terminate
             after = await env.get_current_time()
     finally:
         await http.aclose()
