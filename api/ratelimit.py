@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.errors import ApiError
+from dcs import metrics
 
 log = logging.getLogger("dcs.security")
 
@@ -152,7 +153,11 @@ def _ensure(app: FastAPI) -> None:
 def check_rate(request: Request, token_id: int, role: str) -> None:
     """The app's limiter for this request (built from the settings on first use)."""
     _ensure(request.app)
-    request.app.state.rate_limiter.check(token_id, role)
+    try:
+        request.app.state.rate_limiter.check(token_id, role)
+    except RateLimited:
+        metrics.API_RATE_LIMITED.labels(role).inc()
+        raise
 
 
 def record_auth_failure(request: Request, token: str, reason: str) -> None:
@@ -164,6 +169,7 @@ def record_auth_failure(request: Request, token: str, reason: str) -> None:
         "API authentication failed from %s (token prefix %s): %s", client, prefix or "-", reason
     )
     request.app.state.auth_failures.record(client=client, token_prefix=prefix)
+    metrics.API_AUTH_FAILURES.labels(reason).inc()
 
 
 def install_rate_limit_handler(app: FastAPI) -> None:

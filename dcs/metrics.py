@@ -71,6 +71,17 @@ HEALTH_CHECK = Gauge(
     ["check"],
 )
 
+API_AUTH_FAILURES = Counter(
+    "dcs_api_auth_failures_total",
+    "API requests refused for their credential, per reason (no client or token in the labels).",
+    ["reason"],
+)
+API_RATE_LIMITED = Counter(
+    "dcs_api_rate_limited_total",
+    "API requests answered 429 by the per-token limiter, per token role.",
+    ["role"],
+)
+
 _ALL = (
     EVENTS,
     EVENT_SECONDS,
@@ -83,6 +94,8 @@ _ALL = (
     PENDING_APPROVALS,
     OLDEST_PENDING_SECONDS,
     HEALTH_CHECK,
+    API_AUTH_FAILURES,
+    API_RATE_LIMITED,
 )
 METRIC_NAMES = frozenset(
     family.name + ("_total" if family.type == "counter" else "")
