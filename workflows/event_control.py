@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import Priority
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from dcs.recurrence import rule_problem
 from domain.catalogue import language_of
@@ -41,7 +40,7 @@ from workflows.event import (
     EventWorkflow,
     event_workflow_id,
 )
-from workflows.running import workflow_gone
+from workflows.running import gone_as
 
 __all__ = ["RSVP_SIGNAL", "event_workflow_id"]
 
@@ -114,16 +113,16 @@ def _handle(client: Client, guild_id: int, event_id: int) -> WorkflowHandle[Any,
     return client.get_workflow_handle(event_workflow_id(guild_id, event_id))
 
 
+def _not_running(event_id: int) -> EventNotRunning:
+    return EventNotRunning(f"event {event_id} is not running")
+
+
 async def event_view(client: Client, guild_id: int, event_id: int) -> EventView:
     """The running event, live from its workflow."""
-    try:
+    with gone_as(_not_running(event_id)):
         view: EventView = await _handle(client, guild_id, event_id).query(
             VIEW_QUERY, result_type=EventView
         )
-    except RPCError as exc:
-        if workflow_gone(exc):
-            raise EventNotRunning(f"event {event_id} is not running") from exc
-        raise
     return view
 
 
@@ -131,19 +130,17 @@ async def _update(
     client: Client, guild_id: int, event_id: int, name: str, arg: Any, kind: Any
 ) -> Any:
     """Run an update: a validator's refusal is EventRejected, a finished event EventNotRunning."""
-    try:
-        return await _handle(client, guild_id, event_id).execute_update(name, arg, result_type=kind)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type == "EventRejected":
-            raise EventRejected(list(cause.details) or [cause.message]) from exc
-        if isinstance(cause, ApplicationError) and cause.type == "EventOver":
-            raise EventNotRunning(cause.message) from exc
-        raise
-    except RPCError as exc:
-        if workflow_gone(exc):
-            raise EventNotRunning(f"event {event_id} is not running") from exc
-        raise
+    with gone_as(_not_running(event_id)):
+        try:
+            handle = _handle(client, guild_id, event_id)
+            return await handle.execute_update(name, arg, result_type=kind)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == "EventRejected":
+                raise EventRejected(list(cause.details) or [cause.message]) from exc
+            if isinstance(cause, ApplicationError) and cause.type == "EventOver":
+                raise EventNotRunning(cause.message) from exc
+            raise
 
 
 async def rsvp(client: Client, guild_id: int, event_id: int, action: RsvpAction) -> RsvpOutcome:
@@ -156,12 +153,8 @@ async def rsvp(client: Client, guild_id: int, event_id: int, action: RsvpAction)
 
 async def signal_rsvps(client: Client, guild_id: int, event_id: int, batch: RsvpBatch) -> None:
     """Hand a batch of reaction RSVPs to the event (no answer: reactions need none)."""
-    try:
+    with gone_as(_not_running(event_id)):
         await _handle(client, guild_id, event_id).signal(RSVP_SIGNAL, batch)
-    except RPCError as exc:
-        if workflow_gone(exc):
-            raise EventNotRunning(f"event {event_id} is not running") from exc
-        raise
 
 
 async def edit_event(

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import Priority, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from dcs.server_config import ServerConfig, TicketsConfig, parse_server_config
 from domain.catalogue import text
@@ -33,7 +32,7 @@ from domain.tickets import (
 )
 from storage.servers import get_server_config
 from storage.tickets import TooManyOpen, delete_ticket, get_ticket, insert_ticket
-from workflows.running import workflow_gone
+from workflows.running import gone_as
 from workflows.ticket import (
     ACT_UPDATE,
     MESSAGES_SIGNAL,
@@ -137,16 +136,16 @@ def _handle(client: Client, guild_id: int, number: int) -> WorkflowHandle[Any, A
     return client.get_workflow_handle(ticket_workflow_id(guild_id, number))
 
 
+def _not_running(number: int) -> TicketNotRunning:
+    return TicketNotRunning(f"ticket {number} is not running")
+
+
 async def ticket_view(client: Client, guild_id: int, number: int) -> TicketView:
     """The running ticket, live from its workflow."""
-    try:
+    with gone_as(_not_running(number)):
         view: TicketView = await _handle(client, guild_id, number).query(
             VIEW_QUERY, result_type=TicketView
         )
-    except RPCError as exc:
-        if workflow_gone(exc):
-            raise TicketNotRunning(f"ticket {number} is not running") from exc
-        raise
     return view
 
 
@@ -174,19 +173,16 @@ async def act(
 
 
 async def _update(client: Client, guild_id: int, number: int, action: TicketAction) -> TicketView:
-    try:
-        view: TicketView = await _handle(client, guild_id, number).execute_update(
-            ACT_UPDATE, action, result_type=TicketView
-        )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type == "TicketRejected":
-            raise TicketRefused(cause.message) from exc
-        raise
-    except RPCError as exc:
-        if workflow_gone(exc):
-            raise TicketNotRunning(f"ticket {number} is not running") from exc
-        raise
+    with gone_as(_not_running(number)):
+        try:
+            view: TicketView = await _handle(client, guild_id, number).execute_update(
+                ACT_UPDATE, action, result_type=TicketView
+            )
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == "TicketRejected":
+                raise TicketRefused(cause.message) from exc
+            raise
     return view
 
 
@@ -232,11 +228,7 @@ async def _restart_closed(
 
 async def signal_messages(client: Client, guild_id: int, number: int, user_ids: list[int]) -> None:
     """Hand a batch of message authors to the ticket (they reset its inactivity timer)."""
-    try:
+    with gone_as(_not_running(number)):
         await _handle(client, guild_id, number).signal(
             MESSAGES_SIGNAL, TicketMessages(tuple(user_ids))
         )
-    except RPCError as exc:
-        if workflow_gone(exc):
-            raise TicketNotRunning(f"ticket {number} is not running") from exc
-        raise
