@@ -10,7 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from dcs.engagement import grant_due_achievements, level_of
-from dcs.server_config import ConfigError, default_server_config, parse_server_config
+from dcs.server_config import stored_or_default
 from storage.achievements import record_award
 from storage.levels import adjust_xp, bump_counter, get_member_level
 from storage.servers import get_server_config
@@ -51,10 +51,7 @@ class EngagementActivities:
             raise ApplicationError("event XP cannot be negative", non_retryable=True)
         async with self._sessions() as session, session.begin():
             raw, _ = await get_server_config(session, inp.guild_id)
-            try:
-                config = parse_server_config(raw) if raw is not None else default_server_config()
-            except ConfigError:
-                config = default_server_config()
+            config = stored_or_default(raw)
             key = f"event:{inp.event_id}" + (f":{inp.occurrence}" if inp.occurrence else "")
             if not await record_award(
                 session, inp.guild_id, inp.user_id, key, xp=inp.xp, granted_at=inp.attended_at

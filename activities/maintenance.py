@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from dcs.server_config import ConfigError, ServerConfig, default_server_config, parse_server_config
+from dcs.server_config import ServerConfig, stored_or_default
 from domain.catalogue import text
 from storage.retention import (
     erase_log_details,
@@ -90,15 +89,6 @@ class OverdueApprovals:
     approvals: list[OverdueApproval] = field(default_factory=list)
 
 
-def _config(raw: dict[str, Any] | None) -> ServerConfig:
-    if raw is None:
-        return default_server_config()
-    try:
-        return parse_server_config(raw)
-    except ConfigError:
-        return default_server_config()
-
-
 class MaintenanceActivities:
     """Database maintenance; the session factory is injected."""
 
@@ -132,7 +122,7 @@ class MaintenanceActivities:
             for row in candidates:
                 if row.guild_id not in configs:
                     raw, _ = await get_server_config(session, row.guild_id)
-                    configs[row.guild_id] = _config(raw)
+                    configs[row.guild_id] = stored_or_default(raw)
                 config = configs[row.guild_id]
                 waited = int((inp.now - row.created_at).total_seconds() // 60)
                 if waited < config.moderation.alert_after_minutes + inp.grace_minutes:

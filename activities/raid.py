@@ -18,12 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.discord_rest import DiscordHttp, refused_with
-from dcs.server_config import (
-    ConfigError,
-    default_server_config,
-    lockdown_settings,
-    parse_server_config,
-)
+from dcs.server_config import lockdown_settings, stored_or_default
 from domain.lockdown import (
     INVITE_PAUSE,
     ChannelInfo,
@@ -164,11 +159,7 @@ class InviteResult:
 
 def settings_from_config(raw: dict[str, Any] | None) -> LockdownSettings:
     """The lockdown part of a stored config (defaults when there is none)."""
-    try:
-        config = parse_server_config(raw) if raw is not None else default_server_config()
-    except ConfigError:
-        config = default_server_config()
-    return lockdown_settings(config)
+    return lockdown_settings(stored_or_default(raw))
 
 
 def _parse_time(value: Any) -> datetime | None:

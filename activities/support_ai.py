@@ -29,7 +29,7 @@ from temporalio.exceptions import ApplicationError
 from activities.ai_review import ReviewProvider, _describe, build_providers
 from activities.discord_rest import DiscordHttp, refused_with
 from dcs import metrics
-from dcs.server_config import ConfigError, ServerConfig, default_server_config, parse_server_config
+from dcs.server_config import ServerConfig, stored_or_default
 from dcs.settings import Settings
 from domain.ai_prompt import monthly_ai_call_limit, usage_month
 from domain.catalogue import language_of, text
@@ -198,12 +198,7 @@ class SupportAIActivities:
     async def _config(self, guild_id: int) -> ServerConfig:
         async with self._sessions() as session:
             raw, _ = await get_server_config(session, guild_id)
-        if raw is None:
-            return default_server_config()
-        try:
-            return parse_server_config(raw)
-        except ConfigError:
-            return default_server_config()
+        return stored_or_default(raw)
 
     async def _entries(self, request: SupportRequest, config: ServerConfig) -> list[Entry]:
         async with self._sessions() as session:

@@ -889,6 +889,19 @@ def default_server_config() -> ServerConfig:
     return ServerConfig()
 
 
+def stored_or_default(raw: Any) -> ServerConfig:
+    """A stored config, or the defaults when there is none or it no longer validates.
+
+    For readers that must go on with something (a sweep, a reply); writes are validated.
+    """
+    if raw is None:
+        return default_server_config()
+    try:
+        return parse_server_config(raw)
+    except ConfigError:
+        return default_server_config()
+
+
 def lockdown_settings(config: ServerConfig) -> LockdownSettings:
     """The lockdown part of a server's config as the raid workflow's plain values."""
     lock = config.raid.lockdown

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import Caller
 from api.deps import CallerDep, SessionDep, TemporalDep, _temporal
 from api.errors import AUTHENTICATED, ApiError, error_responses
-from dcs.server_config import ConfigError, default_server_config, parse_server_config
+from dcs.server_config import stored_or_default
 from domain.announcements import (
     COLOUR_DEFAULT,
     AnnouncementSpec,
@@ -157,11 +157,7 @@ AdminDep = Annotated[Caller, Depends(_admin)]
 
 async def _server_zone(session: AsyncSession, guild_id: int) -> str:
     raw, _ = await get_server_config(session, guild_id)
-    try:
-        config = parse_server_config(raw) if raw is not None else default_server_config()
-    except ConfigError:
-        config = default_server_config()
-    return config.events.timezone or "UTC"
+    return stored_or_default(raw).events.timezone or "UTC"
 
 
 def _spec_of(body: AnnouncementIn, default_zone: str) -> AnnouncementSpec:
