@@ -825,6 +825,8 @@ class ServerConfig(_Section):
 
     version: Literal[1] = CONFIG_SCHEMA_VERSION
     language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    # Not read: tiers are billing, kept in servers.tier and set by the operator (docs/tiers.md);
+    # the key stays so stored configs that carry it still validate.
     tier: Literal["starter", "growth", "scale", "enterprise"] = "starter"
     mod_log_channel_id: Snowflake | None = None
     rules: str = Field(default="", max_length=4000)

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, cast
 
 from domain.review import REVIEW_ACTIONS, ReviewAction, ReviewRequest, ReviewVerdict
+from domain.tiers import TIER_LIMITS, limits_for
 
 CATEGORIES: Final[tuple[str, ...]] = (
     "harassment",
@@ -47,12 +48,9 @@ CONTEXT_MAX_CHARS: Final = 500
 NONCE_PATTERN: Final = re.compile(r"[0-9a-f]{16,64}")
 
 TIER_MONTHLY_AI_CALLS: Final[Mapping[str, int | None]] = {
-    "starter": 10_000,
-    "growth": 50_000,
-    "scale": 200_000,
-    "enterprise": None,
+    tier: limits.ai_calls for tier, limits in TIER_LIMITS.items()
 }
-"""AI calls a server may make in a calendar month (UTC); None is unlimited."""
+"""AI calls a server may make in a calendar month (UTC); None is unlimited (domain.tiers)."""
 
 VERDICT_SCHEMA: Final[Mapping[str, Any]] = {
     "type": "object",
@@ -74,7 +72,7 @@ class VerdictError(ValueError):
 
 def monthly_ai_call_limit(tier: str) -> int | None:
     """The tier's monthly AI-call budget (None: unlimited); an unknown tier gets starter's."""
-    return TIER_MONTHLY_AI_CALLS.get(tier, TIER_MONTHLY_AI_CALLS["starter"])
+    return limits_for(tier).ai_calls
 
 
 def usage_month(now: datetime) -> str:

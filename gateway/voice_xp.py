@@ -48,6 +48,8 @@ async def voice_tick(bot: SuiteBot, now: datetime) -> int:
         rules_entry = bot.rules.get(guild.id)
         if rules_entry is None or not rules_entry.config.xp.voice.enabled:
             continue
+        if bot.tiers.paused(guild.id):  # over its tier's limits: XP is paused (gateway.tiers)
+            continue
         rules = bot.engagement.rules_for(guild.id, rules_entry.config, rules_entry.version)
         for channel in guild.voice_channels:
             people = [(m, voice_state_of(m)) for m in channel.members]

@@ -390,6 +390,10 @@ class AIUsage(Base):
     guild_id: Mapped[int] = _guild_fk(primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11"
     calls: Mapped[int] = mapped_column(default=0, server_default="0")
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """USD millionths the providers billed for the month (domain/ai_cost.py); unpriced: 0."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -621,3 +625,48 @@ class HealthMark(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class ServerAccount(Base):
+    """A server's billing account (its Discord owner), member count and over-limit state (tiers).
+
+    Written by the gateway from GUILD_CREATE and member joins; `over_limit` is '' or a comma list
+    of 'members' and 'servers' (domain.tiers), re-evaluated whenever a count or a tier changes.
+    """
+
+    __tablename__ = "server_accounts"
+    __table_args__ = (Index("ix_server_accounts_owner", "owner_id"),)
+
+    guild_id: Mapped[int] = _guild_fk(primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)
+    member_count: Mapped[int | None]
+    counted_at: Mapped[datetime | None]
+    over_limit: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    over_limit_since: Mapped[datetime | None]
+
+
+class TierNotice(Base):
+    """A notice to a server's admins about its tier's limits; the key makes each one once-only.
+
+    Keys: `ai:{month}:{percent}` (80 % and 100 % of the AI budget), `over:{since}` and
+    `within:{at}` (over-limit state changes). The gateway posts undelivered ones to the mod-log
+    channel (or the system channel) and stamps `delivered_at`.
+    """
+
+    __tablename__ = "tier_notices"
+    __table_args__ = (Index("ix_tier_notices_undelivered", "delivered_at", "created_at"),)
+
+    guild_id: Mapped[int] = _guild_fk(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+    delivery: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    """Where it went: 'channel:{id}', 'none' (no channel to post in), '' while waiting."""
+
+
+# Analytics: the hourly rollup (storage/analytics.py) reads each source table by time range.
+Index("ix_moderation_cases_created_at", ModerationCase.created_at)
+Index("ix_support_tickets_created_at", SupportTicket.created_at)
+Index("ix_support_tickets_closed_at", SupportTicket.closed_at)
+Index("ix_engagement_awards_granted_at", EngagementAward.granted_at)

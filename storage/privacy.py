@@ -70,6 +70,9 @@ USER_COLUMNS: dict[tuple[str, str], Policy] = {
     ("raid_incidents", "raid_invite_creator_id"): "tombstone",
     # The incident is the server's record of the damage and its repair; the actor is anonymised.
     ("anti_nuke_incidents", "actor_id"): "tombstone",
+    # The guild's owner as its billing account (tiers); the gateway writes it again from Discord
+    # while they own the guild, and 0 counts as no account.
+    ("server_accounts", "owner_id"): "tombstone",
 }
 
 NOT_USER_COLUMNS: frozenset[tuple[str, str]] = frozenset(
@@ -95,6 +98,9 @@ NOT_USER_COLUMNS: frozenset[tuple[str, str]] = frozenset(
         ("user_levels", "total_messages"),
         ("user_levels", "voice_minutes"),
         ("analytics", "value"),
+        ("ai_usage", "input_tokens"),  # counts, not ids
+        ("ai_usage", "output_tokens"),
+        ("ai_usage", "cost_micro_usd"),
     }
 )
 """Integer columns that hold no member id (the guild ids and serial keys are recognised apart)."""
