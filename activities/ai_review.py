@@ -4,13 +4,21 @@ Providers are called through their official async SDKs, primary first (`AI_PROVI
 other providers that have a key. Each call has a timeout (`AI_TIMEOUT_SECONDS`) and a small number
 of SDK retries (`AI_MAX_RETRIES`); a 5xx, a timeout, a refused key or a reply that is not a valid
 verdict makes the activity fall through to the next provider. When every provider fails, none has
-a key, or the server's monthly AI budget (its tier's limit) is spent, the embedded local
-classifier answers instead. So the activity itself only fails on a database error.
+a key, the server's monthly AI budget (its tier's limit) is spent, or the server is over its
+tier's members or servers limit (storage.tiers.reserve_ai_call), the embedded local classifier
+answers instead, and the verdict's reason says why the AI was not asked. So the activity itself
+only fails on a database error.
 
 Budget counting: one review that reaches the providers counts one call, whichever provider
 answers. It is counted before the providers are asked, on every attempt of the activity: a
 Temporal retry (which only follows a database error or a worker crash, as provider trouble never
 fails the activity) may count a review twice at worst.
+
+Cost: every provider reply (a valid verdict or not) returns the tokens the provider billed
+(:class:`domain.ai_cost.Completion`); :func:`record_completion` adds them and their price to the
+server's month and the hour's analytics right after the call, in its own transaction. A failed
+or timed-out call records nothing. A retried attempt asks the provider again and is billed again,
+so it is recorded again: each recorded call is one the provider answered.
 
 The chain stops early, leaving time for the local classifier, when the activity's
 `start_to_close_timeout` would otherwise run out; give it at least
@@ -23,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -34,17 +43,19 @@ from dcs import metrics
 from dcs.local_classifier import LocalClassifier
 from dcs.server_config import ConfigError, parse_server_config
 from dcs.settings import Settings
+from domain.ai_cost import Completion, Price, cost_micro_usd, price_table
 from domain.ai_prompt import (
+    REASON_MAX_CHARS,
     VerdictError,
     build_system_prompt,
     build_user_content,
-    monthly_ai_call_limit,
     parse_verdict,
     usage_month,
 )
 from domain.review import REVIEW_ACTIVITY, ReviewRequest, ReviewVerdict
-from storage.ai_usage import consume_ai_call
+from storage.ai_usage import record_ai_tokens
 from storage.servers import get_server_config
+from storage.tiers import AIReservation, reserve_ai_call
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +70,11 @@ MIN_PROVIDER_TIME_S = 1.0
 
 
 class ReviewProvider(Protocol):
-    """One AI provider: system prompt and user content in, the model's reply text out."""
+    """One AI provider: system prompt and user content in, the reply and its token usage out."""
 
     name: str
 
-    async def complete(self, system: str, user: str) -> str:
+    async def complete(self, system: str, user: str) -> Completion:
         """Ask the model; raise on any failure (HTTP error, timeout, empty reply)."""
         ...
 
@@ -87,15 +98,17 @@ class AnthropicProvider:
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=retries
         )
 
-    async def complete(self, system: str, user: str) -> str:
-        """One Messages API call; the concatenated text blocks of the reply."""
+    async def complete(self, system: str, user: str) -> Completion:
+        """One Messages API call; the concatenated text blocks of the reply, and `usage`."""
         message = await self._client.messages.create(
             model=self._model,
             max_tokens=MAX_OUTPUT_TOKENS,
             system=system,
             messages=[{"role": "user", "content": user}],
         )
-        return "".join(getattr(block, "text", "") for block in message.content)
+        text = "".join(getattr(block, "text", "") for block in message.content)
+        usage = message.usage
+        return Completion(text, usage.input_tokens, usage.output_tokens, self.name, self._model)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -117,7 +130,7 @@ class OpenAIProvider:
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=retries
         )
 
-    async def complete(self, system: str, user: str) -> str:
+    async def complete(self, system: str, user: str) -> Completion:
         """One Chat Completions call with `response_format={"type": "json_object"}`."""
         completion = await self._client.chat.completions.create(
             model=self._model,
@@ -131,7 +144,14 @@ class OpenAIProvider:
         )
         if not completion.choices:
             raise VerdictError("no choices in the completion")
-        return completion.choices[0].message.content or ""
+        usage = completion.usage  # prompt/completion tokens (reasoning tokens included)
+        return Completion(
+            completion.choices[0].message.content or "",
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+            self.name,
+            self._model,
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -162,8 +182,8 @@ class GeminiProvider:
             ),
         )
 
-    async def complete(self, system: str, user: str) -> str:
-        """One generateContent call; the reply's text."""
+    async def complete(self, system: str, user: str) -> Completion:
+        """One generateContent call; the reply's text and `usage_metadata` (thinking is output)."""
         response = await self._client.aio.models.generate_content(
             model=self._model,
             contents=user,
@@ -174,7 +194,17 @@ class GeminiProvider:
                 max_output_tokens=MAX_OUTPUT_TOKENS,
             ),
         )
-        return response.text or ""
+        usage = response.usage_metadata
+        output = (
+            (usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0) if usage else 0
+        )
+        return Completion(
+            response.text or "",
+            (usage.prompt_token_count or 0) if usage else 0,
+            output,
+            self.name,
+            self._model,
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -238,6 +268,7 @@ class AIReviewActivities:
         timeout = settings.ai_timeout_seconds if settings else 10.0
         retries = settings.ai_max_retries if settings else 1
         self._per_provider_s = timeout * (retries + 1) + RETRY_BACKOFF_ALLOWANCE_S
+        self._prices = price_table(settings.ai_prices if settings else None)
 
     @property
     def providers(self) -> list[ReviewProvider]:
@@ -274,9 +305,12 @@ class AIReviewActivities:
         if not self.providers:
             return await self._local.review(request.message)
         request = await self._with_server_config(request)
-        if not await self._take_budget(request):
-            log.info("guild %s: monthly AI budget spent; local classifier", request.guild_id)
-            return await self._local.review(request.message, budget_exhausted=True)
+        gate = await self._take_budget(request)
+        if not gate.allowed:
+            metrics.AI_REFUSED.labels("review", gate.reason).inc()
+            log.info("guild %s: %s (local classifier)", request.guild_id, gate.explain())
+            local = await self._local.review(request.message, budget_exhausted=True)
+            return replace(local, reason=f"{gate.explain()}. {local.reason}"[:REASON_MAX_CHARS])
         nonce = self._nonce()
         system = build_system_prompt(request.rules, request.culture, nonce)
         user = build_user_content(request, nonce)
@@ -285,24 +319,36 @@ class AIReviewActivities:
             if remaining < MIN_PROVIDER_TIME_S:
                 log.warning("AI review out of time before %s; local classifier", provider.name)
                 break
-            verdict = await self._ask(provider, system, user, min(remaining, self._per_provider_s))
+            verdict = await self._ask(
+                request.guild_id, provider, system, user, min(remaining, self._per_provider_s)
+            )
             if verdict is not None:
                 return verdict
         log.warning("guild %s: no AI provider answered; local classifier", request.guild_id)
         return await self._local.review(request.message)
 
     async def _ask(
-        self, provider: ReviewProvider, system: str, user: str, timeout: float
+        self, guild_id: int, provider: ReviewProvider, system: str, user: str, timeout: float
     ) -> ReviewVerdict | None:
-        """One provider's verdict, or None (logged) when it fails in any way."""
+        """One provider's verdict, or None (logged) when it fails in any way.
+
+        A reply that came back is recorded (tokens, cost) even when it is not a valid verdict:
+        the provider bills it all the same.
+        """
         try:
             with metrics.observe_ai_call("review", provider.name):
                 reply = await asyncio.wait_for(provider.complete(system, user), timeout=timeout)
-            return parse_verdict(reply, provider.name)
         except VerdictError as exc:
             log.warning("AI provider %s gave an invalid verdict: %s", provider.name, exc)
+            return None
         except Exception as exc:  # HTTP status, timeout, connection: all mean "try the next one"
             log.warning("AI provider %s failed: %s", provider.name, _describe(exc))
+            return None
+        await record_completion(self._sessions, guild_id, reply, self._prices, now=self._clock())
+        try:
+            return parse_verdict(reply.text, provider.name)
+        except VerdictError as exc:
+            log.warning("AI provider %s gave an invalid verdict: %s", provider.name, exc)
         return None
 
     async def _with_server_config(self, request: ReviewRequest) -> ReviewRequest:
@@ -326,18 +372,53 @@ class AIReviewActivities:
             tier=config.tier,
         )
 
-    async def _take_budget(self, request: ReviewRequest) -> bool:
-        """Count one AI call against the guild's tier for this month; False when spent."""
-        now = self._clock()
+    async def _take_budget(self, request: ReviewRequest) -> AIReservation:
+        """Count one AI call against the guild's tier (`servers.tier`) for this month, or refuse.
+
+        The tier is read from the database, never from the request or the server's config:
+        tiers are billing, set by the operator (storage.tiers.set_tier).
+        """
         async with self._sessions() as session, session.begin():
-            calls = await consume_ai_call(
-                session,
-                request.guild_id,
-                usage_month(now),
-                monthly_ai_call_limit(request.tier),
-                now=now,
-            )
-        return calls is not None
+            return await reserve_ai_call(session, request.guild_id, now=self._clock())
+
+
+_UNPRICED_LOGGED: set[str] = set()
+
+
+async def record_completion(
+    sessions: async_sessionmaker[AsyncSession],
+    guild_id: int,
+    completion: Completion,
+    prices: Mapping[str, Price],
+    *,
+    now: datetime,
+) -> int | None:
+    """Add a returned call's tokens and cost to the guild's month and the hour's analytics.
+
+    Returns the cost in micro-dollars, or None for a model with no price (counted at cost 0,
+    logged once per model). A database error propagates, as for the budget.
+    """
+    cost = cost_micro_usd(
+        completion.model, completion.input_tokens, completion.output_tokens, prices
+    )
+    if cost is None and completion.model not in _UNPRICED_LOGGED:
+        _UNPRICED_LOGGED.add(completion.model)
+        log.warning(
+            "AI model %r (%s) has no price; its tokens are counted at cost 0 (set AI_PRICES)",
+            completion.model,
+            completion.provider,
+        )
+    async with sessions() as session, session.begin():
+        await record_ai_tokens(
+            session,
+            guild_id,
+            usage_month(now),
+            completion.input_tokens,
+            completion.output_tokens,
+            cost or 0,
+            now=now,
+        )
+    return cost
 
 
 def _time_for_providers() -> float:

@@ -2,10 +2,13 @@
 
 `support_ai_answer` reuses the AI reviewer's providers (`activities.ai_review.build_providers`:
 the official SDKs, primary first, the others as fallback) and its budget: one answer that reaches
-the providers counts one call against the server's monthly tier limit (`storage.ai_usage`),
-counted before any provider is asked. A spent budget, no provider, or every provider failing
+the providers counts one call against the server's monthly tier limit (`storage.tiers`),
+counted before any provider is asked. A spent budget or a server over its tier's members or
+servers limit (outcome `budget`), no provider, or every provider failing
 returns an outcome instead of raising, so the workflow offers a ticket; the activity itself only
 fails on a database error (and a Temporal retry then may count one answer twice at worst).
+Each reply that comes back has its tokens and cost recorded like a review's
+(`activities.ai_review.record_completion`).
 
 `post_support_reply` posts through `DiscordHttp` with a nonce derived from the member's message
 and `enforce_nonce`, so a retried post is not posted twice; 429 is retried after `retry_after`,
@@ -26,12 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.ai_review import ReviewProvider, _describe, build_providers
+from activities.ai_review import ReviewProvider, _describe, build_providers, record_completion
 from activities.discord_rest import DiscordHttp, refused_with
 from dcs import metrics
 from dcs.server_config import ServerConfig, stored_or_default
 from dcs.settings import Settings
-from domain.ai_prompt import monthly_ai_call_limit, usage_month
+from domain.ai_cost import price_table
 from domain.catalogue import language_of, text
 from domain.faq import Entry
 from domain.support_ai import (
@@ -49,8 +52,8 @@ from domain.support_ai import (
     top_entries,
 )
 from storage import faq as faq_store
-from storage.ai_usage import consume_ai_call
 from storage.servers import get_server_config
+from storage.tiers import reserve_ai_call
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +126,7 @@ class SupportAIActivities:
         timeout = settings.ai_timeout_seconds if settings else 10.0
         retries = settings.ai_max_retries if settings else 1
         self._per_provider_s = min(PROVIDER_SHARE_S, timeout * (retries + 1) + 5.0)
+        self._prices = price_table(settings.ai_prices if settings else None)
 
     @property
     def providers(self) -> list[ReviewProvider]:
@@ -145,8 +149,7 @@ class SupportAIActivities:
         if not self.providers:
             return SupportAnswer("unavailable")
         config = await self._config(request.guild_id)
-        if not await self._take_budget(request.guild_id, config.tier):
-            log.info("guild %s: monthly AI budget spent; ticket suggestion", request.guild_id)
+        if not await self._take_budget(request.guild_id):
             return SupportAnswer("budget")
         nonce = self._nonce()
         if request.mode == "translate":
@@ -158,7 +161,7 @@ class SupportAIActivities:
             )
         user = build_user_content(request, nonce)
         for provider in self.providers:
-            reply = await self._ask(provider, system, user)
+            reply = await self._ask(request.guild_id, provider, system, user)
             if reply is None:
                 continue
             if not reply.known:
@@ -182,17 +185,23 @@ class SupportAIActivities:
             raise
         return int(msg["id"])
 
-    async def _ask(self, provider: ReviewProvider, system: str, user: str) -> ParsedReply | None:
+    async def _ask(
+        self, guild_id: int, provider: ReviewProvider, system: str, user: str
+    ) -> ParsedReply | None:
+        """The provider's parsed answer, or None; a reply that came back is recorded (cost)."""
         try:
             with metrics.observe_ai_call("support", provider.name):
                 raw = await asyncio.wait_for(
                     provider.complete(system, user), timeout=self._per_provider_s
                 )
-            return parse_reply(raw)
-        except ReplyError as exc:
-            log.warning("AI provider %s gave an invalid answer: %s", provider.name, exc)
         except Exception as exc:  # HTTP status, timeout, connection: try the next one
             log.warning("AI provider %s failed: %s", provider.name, _describe(exc))
+            return None
+        await record_completion(self._sessions, guild_id, raw, self._prices, now=self._clock())
+        try:
+            return parse_reply(raw.text)
+        except ReplyError as exc:
+            log.warning("AI provider %s gave an invalid answer: %s", provider.name, exc)
         return None
 
     async def _config(self, guild_id: int) -> ServerConfig:
@@ -207,10 +216,11 @@ class SupportAIActivities:
         limit = config.support_ai.max_faq_entries_in_prompt
         return top_entries(entries, request.question, request.language, limit)
 
-    async def _take_budget(self, guild_id: int, tier: str) -> bool:
-        now = self._clock()
+    async def _take_budget(self, guild_id: int) -> bool:
+        """Count one AI call against the server's tier (storage.tiers); False when refused."""
         async with self._sessions() as session, session.begin():
-            calls = await consume_ai_call(
-                session, guild_id, usage_month(now), monthly_ai_call_limit(tier), now=now
-            )
-        return calls is not None
+            gate = await reserve_ai_call(session, guild_id, now=self._clock())
+        if not gate.allowed:
+            metrics.AI_REFUSED.labels("support", gate.reason).inc()
+            log.info("guild %s: %s; ticket suggestion instead", guild_id, gate.explain())
+        return gate.allowed

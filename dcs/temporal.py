@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.ai_review import AIReviewActivities
+from activities.analytics import AnalyticsActivities
 from activities.announcements import AnnouncementActivities
 from activities.anti_nuke import AntiNukeActivities
 from activities.approval_records import ApprovalRecordActivities
@@ -39,7 +40,12 @@ from workflows.announcement import AnnouncementWorkflow
 from workflows.anti_nuke import AntiNukeWorkflow
 from workflows.event import EventWorkflow
 from workflows.health_check import HealthCheckWorkflow
-from workflows.maintenance import ApprovalAlertsWorkflow, RetentionWorkflow, RollupWorkflow
+from workflows.maintenance import (
+    ApprovalAlertsWorkflow,
+    HourlyRollupWorkflow,
+    RetentionWorkflow,
+    RollupWorkflow,
+)
 from workflows.moderation import ModerationWorkflow
 from workflows.raid import RaidLockdownWorkflow
 from workflows.scam_feed import ScamFeedRefreshWorkflow
@@ -58,6 +64,7 @@ WORKFLOWS = [
     AnnouncementWorkflow,
     RetentionWorkflow,
     RollupWorkflow,
+    HourlyRollupWorkflow,
     ApprovalAlertsWorkflow,
     SupportAnswerWorkflow,
     HealthCheckWorkflow,
@@ -254,6 +261,7 @@ def announcement_and_maintenance_activities(
         AnnouncementActivities(discord_http, sessions).post_announcement,
         maintenance.apply_retention,
         maintenance.roll_up_analytics,
+        AnalyticsActivities(sessions).roll_up_hours,
         maintenance.find_overdue_approvals,
     ]
 

@@ -51,6 +51,7 @@ class PriorityDispatch:
         self._order = itertools.count()
         self._workers = workers
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self.served: dict[int, int] = {HIGH: 0, MEDIUM: 0, LOW: 0}
 
     @property
@@ -68,18 +69,24 @@ class PriorityDispatch:
             self._tasks = [asyncio.create_task(self._serve()) for _ in range(self._workers)]
 
     async def stop(self) -> None:
-        """Stop the pool; handlers still queued are dropped (the gateway is closing)."""
+        """Stop the pool; handlers still queued are dropped (the gateway is closing).
+
+        A handler running at that moment may swallow its cancellation (discord.py's
+        `_run_event` catches CancelledError), so the workers also stop on a flag after it.
+        """
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        self._stopping = False
 
     def submit(self, level: int, job: Job) -> None:
         """Queue a handler; equal levels keep their arrival order."""
         self._queue.put_nowait((level, next(self._order), job))
 
     async def _serve(self) -> None:
-        while True:
+        while not self._stopping:
             level, _order, job = await self._queue.get()
             try:
                 await job()

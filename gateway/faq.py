@@ -22,6 +22,7 @@ import numpy as np
 
 from dcs import faq_model
 from dcs.server_config import FaqConfig, ServerConfig
+from domain.analytics import FAQ_HITS
 from domain.catalogue import language_of, text
 from domain.faq import AnswerLimiter, FaqIndex, Match, channel_allowed, is_question
 from storage import faq as store
@@ -240,6 +241,8 @@ class FaqService:
             log.warning("FAQ answer in channel %s failed: %s", message.channel.id, exc)
             return
         self.answered += 1
+        if message.guild is not None:
+            self.bot.analytics.count(message.guild.id, FAQ_HITS)
         await self._count_hit(entry_id)
 
     async def _count_hit(self, entry_id: int) -> None:

@@ -3,6 +3,8 @@
 - `maintenance:retention` (daily): members' words older than 30 days and moderation-log details
   older than 90 days are erased; cases, counts and decisions stay.
 - `maintenance:rollup-daily` (daily): whole-day analytics totals from the hourly buckets.
+- `maintenance:rollup-hourly` (hourly): the analytics metrics derived from source tables (cases,
+  tickets, event attendance) recomputed for the last few hours (docs/analytics.md).
 - `maintenance:approval-alerts` (every 5 minutes): approvals pending past their server's alert
   threshold whose member workflow did not alert (it died, or the approval is raid/anti-nuke's)
   are reported through the approval path's own alert activities, once each.
@@ -21,6 +23,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.analytics import AnalyticsActivities, HourlyRollupInput
     from activities.approval_records import ApprovalRecordActivities, MarkAlertedInput
     from activities.maintenance import (
         MaintenanceActivities,
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 
 RETENTION_ID = "maintenance:retention"
 ROLLUP_ID = "maintenance:rollup-daily"
+ROLLUP_HOURLY_ID = "maintenance:rollup-hourly"
 APPROVAL_ALERTS_ID = "maintenance:approval-alerts"
 
 _DB = timedelta(minutes=10)
@@ -67,6 +71,20 @@ class RollupWorkflow:
         return await workflow.execute_activity_method(
             MaintenanceActivities.roll_up_analytics,
             RollupInput(workflow.now(), days_back),
+            start_to_close_timeout=_DB,
+        )
+
+
+@workflow.defn(name="MaintenanceRollupHourly")
+class HourlyRollupWorkflow:
+    """Recompute the recent hours' analytics from the source tables once."""
+
+    @workflow.run
+    async def run(self, hours_back: int) -> int:
+        """The current UTC hour and the `hours_back` before it."""
+        return await workflow.execute_activity_method(
+            AnalyticsActivities.roll_up_hours,
+            HourlyRollupInput(workflow.now(), hours_back),
             start_to_close_timeout=_DB,
         )
 
@@ -116,7 +134,7 @@ async def ensure_maintenance_schedules(
     task_queue: str,
     retention: RetentionPolicy | None = None,
 ) -> None:
-    """Create the three schedules, or bring existing ones up to date (safe on every start)."""
+    """Create the schedules, or bring existing ones up to date (safe on every start)."""
     from temporalio.client import (
         Schedule,
         ScheduleActionStartWorkflow,
@@ -140,6 +158,12 @@ async def ensure_maintenance_schedules(
             daily("15 3 * * *"),
         ),
         (ROLLUP_ID, RollupWorkflow.run, 3, daily("20 0 * * *")),
+        (
+            ROLLUP_HOURLY_ID,
+            HourlyRollupWorkflow.run,
+            3,
+            ScheduleSpec(cron_expressions=["5 * * * *"], time_zone_name="UTC"),
+        ),
         (
             APPROVAL_ALERTS_ID,
             ApprovalAlertsWorkflow.run,

@@ -28,6 +28,7 @@ from domain.review import REVIEW_ACTIVITY, ReviewRequest, ReviewVerdict
 from simulator.ai_providers import AIProviderSimulator, split_data
 from storage.ai_usage import ai_calls_used, set_ai_calls
 from storage.servers import put_server_config
+from storage.tiers import set_tier
 
 GUILD, USER = 777777777777777777, 888888888888888888
 ALL = ("anthropic", "openai", "gemini")
@@ -240,7 +241,8 @@ async def test_spent_budget_answers_locally_with_the_flag(sim, make_acts, sessio
     assert sim.requests == []
     assert await calls_this_month(session_factory) == 10_000
 
-    await configure(session_factory, tier="growth")  # an upgrade lifts the limit at once
+    async with session_factory() as session, session.begin():  # an upgrade lifts it at once
+        await set_tier(session, GUILD, "growth", actor="test")
     verdict = await review(acts)
     assert verdict.provider == "anthropic" and not verdict.budget_exhausted
     assert await calls_this_month(session_factory) == 10_001
@@ -306,7 +308,7 @@ async def test_control_the_same_attack_steers_an_undelimited_prompt(sim, cls, ba
         )
     finally:
         await provider.aclose()
-    assert parse_verdict(reply, cls.name).action == "none"
+    assert parse_verdict(reply.text, cls.name).action == "none"
 
 
 # ------------------------------------------------------------------------- real Temporal

@@ -36,6 +36,7 @@ from storage.servers import ensure_server_exists, put_server_config
 from workflows.maintenance import (
     APPROVAL_ALERTS_ID,
     RETENTION_ID,
+    ROLLUP_HOURLY_ID,
     ROLLUP_ID,
     ApprovalAlertsWorkflow,
     RetentionWorkflow,
@@ -43,7 +44,7 @@ from workflows.maintenance import (
     ensure_maintenance_schedules,
 )
 
-IDS = (RETENTION_ID, ROLLUP_ID, APPROVAL_ALERTS_ID)
+IDS = (RETENTION_ID, ROLLUP_ID, ROLLUP_HOURLY_ID, APPROVAL_ALERTS_ID)
 
 
 @contextlib.asynccontextmanager

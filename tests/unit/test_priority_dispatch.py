@@ -60,3 +60,21 @@ def test_raids_and_spam_are_high_engagement_low():
     assert EVENT_PRIORITY["on_message"] == MEDIUM
     assert report_priority("spam") == HIGH and report_priority("automod") == MEDIUM
     assert LOCKDOWN < HIGH < MEDIUM < LOW  # Temporal serves the smaller key first
+
+
+async def test_stop_returns_when_a_running_handler_swallows_its_cancellation():
+    dispatch = PriorityDispatch(workers=2)
+    started = asyncio.Event()
+
+    async def swallowing() -> None:  # as discord.py's _run_event does
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass
+
+    dispatch.start()
+    dispatch.submit(MEDIUM, swallowing)
+    await started.wait()
+    await asyncio.wait_for(dispatch.stop(), 2)
+    assert not dispatch.running
