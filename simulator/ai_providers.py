@@ -8,6 +8,8 @@ One aiohttp app serves all three:
 - Anthropic  ``POST /v1/messages``                                   (base_url = the root)
 - OpenAI     ``POST /v1/chat/completions`` and ``/chat/completions``  (base_url = root + "/v1")
 - Gemini     ``POST /v1beta|v1/models/{model}:generateContent``       (base_url = the root)
+- all three  ``GET /v1/models/{model}`` (Gemini ``/v1beta/models/{model}``): the model, as a key
+  check asks for it (told apart by the key header)
 
 Each provider is scriptable (tests call the methods; the sandbox can POST to ``/_ai/...``):
 fail the next N requests with a status, delay the next N (to trip client timeouts), reply with a
@@ -172,6 +174,8 @@ class AIProviderSimulator:
         app.router.add_post("/chat/completions", self._openai)
         app.router.add_post("/v1beta/models/{model_action}", self._gemini)
         app.router.add_post("/v1/models/{model_action}", self._gemini)  # google-genai 3.x default
+        app.router.add_get("/v1/models/{model}", self._model_info)  # Anthropic and OpenAI
+        app.router.add_get("/v1beta/models/{model}", self._model_info)  # Gemini
         app.router.add_post("/_ai/{provider}/script", self._control_script)
         app.router.add_post("/_ai/reset", self._control_reset)
         app.router.add_get("/_ai/requests", self._control_requests)
@@ -289,6 +293,28 @@ class AIProviderSimulator:
             "responseId": uuid.uuid4().hex[:16],
         }
         return web.json_response(payload)
+
+    async def _model_info(self, request: web.Request) -> web.StreamResponse:
+        """GET one model (what a key check calls): the provider is told apart by its key header.
+
+        Anthropic sends `x-api-key`, OpenAI `Authorization: Bearer`, Gemini `x-goog-api-key` (or
+        `?key=`); no key is a 401, a failure script applies like on generation.
+        """
+        headers = request.headers
+        if "x-api-key" in headers:
+            provider = "anthropic"
+        elif headers.get("Authorization", "").startswith("Bearer "):
+            provider = "openai"
+        elif "x-goog-api-key" in headers or "key" in request.query:
+            provider = "gemini"
+        else:
+            return web.json_response({"error": {"message": "no API key"}}, status=401)
+        model = request.match_info["model"]
+        rec = self._record(provider, request, {}, model, "", "")
+        error = await self._scripted_trouble(rec)
+        if error is not None:
+            return web.json_response({"error": {"message": "simulated failure"}}, status=error)
+        return web.json_response({"id": model, "name": f"models/{model}", "type": "model"})
 
     def _record(
         self,

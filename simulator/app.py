@@ -15,6 +15,7 @@ from . import (
     rest_interactions,
     rest_members,
     rest_messages,
+    rest_oauth,
     rest_reactions,
     rest_roles,
     rest_users,
@@ -37,6 +38,7 @@ REST_MODULES: tuple[APIRoutes, ...] = (
     rest_interactions.routes,
     rest_commands.routes,
     rest_events.routes,
+    rest_oauth.routes,
 )
 
 
@@ -72,6 +74,7 @@ def build_app(sim: DiscordSimulator) -> web.Application:
         app.router.add_route(method, API_PREFIX + path, handlers[(method, path)])
     app.router.add_get("/gateway", sim.gateway.handle)
     app.router.add_get("/gateway/", sim.gateway.handle)
+    app.router.add_get("/oauth2/authorize", rest_oauth.authorize)  # the consent page
     app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", attachment)
     control.register(app)
     return app

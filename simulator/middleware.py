@@ -8,7 +8,7 @@ import time
 
 from aiohttp import BodyPartReader, web
 
-from . import errors
+from . import errors, rest_oauth
 from .faults import FaultRule
 from .ratelimit import rate_limited_body, rate_limited_headers
 from .recorder import RecordedRequest
@@ -22,7 +22,7 @@ from .rest_common import (
 )
 
 _NO_AUTH_PREFIXES = ("/interactions/", "/webhooks/{application_id}/{interaction_token}")
-_NO_AUTH_ROUTES = {"/gateway"}
+_NO_AUTH_ROUTES = {"/gateway", "/oauth2/token"}  # the token exchange authenticates the client
 _MAJOR = ("guild_id", "channel_id", "application_id", "interaction_token")
 
 
@@ -32,6 +32,8 @@ async def read_body(request: web.Request) -> None:
     if not request.can_read_body:
         return
     ctype = request.content_type
+    if ctype == "application/x-www-form-urlencoded":
+        return  # the OAuth2 token exchange reads its form itself
     if ctype.startswith("multipart/"):
         reader = await request.multipart()
         uploads: list[tuple[str, str | None, bytes]] = []
@@ -73,6 +75,8 @@ def _authorised(request: web.Request, template: str | None) -> bool:
     ):
         return True
     header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):  # a user's OAuth2 token: /users/@me and its guilds only
+        return rest_oauth.bearer_allowed(request, template)
     if not header.startswith("Bot ") or len(header) <= 4:
         return False
     expected = request.app[SIM_KEY].config.token

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import errors, payloads
+from . import errors, payloads, rest_oauth
 from .rest_common import APIRoutes, body, ok, sim_of, snowflake_param
 
 routes = APIRoutes()
@@ -12,7 +12,9 @@ routes = APIRoutes()
 
 @routes.get("/users/@me")
 async def get_me(request: web.Request) -> web.Response:
-    """Current bot user (discord.py's static login)."""
+    """Current bot user (discord.py's static login), or the user of an OAuth2 bearer token."""
+    if (user_id := rest_oauth.bearer_user(request)) is not None:
+        return rest_oauth.user_me(request, user_id)
     sim = sim_of(request)
     return ok(payloads.bot_user(sim.world.users[sim.world.bot_id]))
 
@@ -26,7 +28,9 @@ async def get_user(request: web.Request) -> web.Response:
 
 @routes.get("/users/@me/guilds")
 async def my_guilds(request: web.Request) -> web.Response:
-    """Partial guilds the bot is in."""
+    """Partial guilds the bot is in (or an OAuth2 bearer token's user is in)."""
+    if (user_id := rest_oauth.bearer_user(request)) is not None:
+        return rest_oauth.user_guilds(request, user_id)
     sim = sim_of(request)
     world = sim.world
     return ok(

@@ -50,8 +50,16 @@ CHECKS = [
     response_headers_conformance,
 ]
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC = frozenset({("GET", "/health"), ("GET", "/api/servers/{server_id}/events.ics")})
-"""Operations without a bearer token: liveness, and the feed calendar apps fetch with `?key=`."""
+PUBLIC = frozenset(
+    {
+        ("GET", "/health"),
+        ("GET", "/api/servers/{server_id}/events.ics"),
+        ("GET", "/auth/discord/login"),
+        ("GET", "/auth/discord/callback"),
+    }
+)
+"""Operations without a bearer token: liveness, the feed calendar apps fetch with `?key=`, and
+the Discord OAuth2 login (503 here: no DISCORD_CLIENT_ID)."""
 NOT_COVERED = (
     "/metrics",
     "/discord/webhook",
