@@ -47,6 +47,12 @@ AI_SECONDS = Histogram(
     ["purpose", "provider"],
     buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0),
 )
+AI_REFUSED = Counter(
+    "dcs_ai_tier_refusals_total",
+    "AI calls not made because of the server's tier: reason budget (the month's AI calls are "
+    "spent) or over_limit (members or servers over the tier); the local rules answered instead.",
+    ["purpose", "reason"],
+)
 DISCORD_REQUESTS = Counter(
     "dcs_discord_requests_total",
     "Discord REST calls made by activities, per route template and HTTP status.",
@@ -81,6 +87,12 @@ API_RATE_LIMITED = Counter(
     "API requests answered 429 by the per-token limiter, per token role.",
     ["role"],
 )
+HTTP_INTERACTIONS = Counter(
+    "dcs_http_interactions_total",
+    "Commands, components, autocomplete and forms Discord POSTed to /discord/webhook, by outcome:"
+    " answered (the gateway's handler), deferred (it took too long), gateway_down, off.",
+    ["outcome"],
+)
 
 _ALL = (
     EVENTS,
@@ -89,6 +101,7 @@ _ALL = (
     FASTPATH_VERDICTS,
     AI_CALLS,
     AI_SECONDS,
+    AI_REFUSED,
     DISCORD_REQUESTS,
     DISCORD_RATE_LIMITED,
     PENDING_APPROVALS,
@@ -96,6 +109,7 @@ _ALL = (
     HEALTH_CHECK,
     API_AUTH_FAILURES,
     API_RATE_LIMITED,
+    HTTP_INTERACTIONS,
 )
 METRIC_NAMES = frozenset(
     family.name + ("_total" if family.type == "counter" else "")

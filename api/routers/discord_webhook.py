@@ -5,25 +5,34 @@ minutes, signature and interaction id not seen before in this process) and refus
 otherwise, as Discord requires before it saves the URL. What is answered:
 
 - PING (type 1) → PONG, which is how Discord validates the URL;
-- autocomplete (type 4) → no suggestions;
-- commands, components and forms (types 2, 3, 5) → an ephemeral message saying they are handled
-  through the bot's gateway connection. The suite's handlers run on discord.py objects bound to the
-  gateway's connection state, so they are not fed from here; the endpoint never touches the
-  database.
+- commands, components, autocomplete and forms (types 2, 3, 4, 5) → relayed to the gateway process
+  (`gateway.http_interactions`, INTERACTIONS_RELAY_*), whose discord.py handlers run them as if
+  they came over the gateway; their first response is this request's reply (a deferral when they
+  take longer than about two seconds, their answer following as an edit or follow-up);
+- the gateway down, starting or unreachable → an ephemeral message saying so (no suggestions for
+  autocomplete), never a 5xx, counted in `dcs_http_interactions_total{outcome="gateway_down"}`.
+
+The raw body and Discord's signature headers are forwarded unchanged, and the gateway verifies
+them again: its port accepts nothing Discord did not sign. The endpoint never touches the
+database. More in docs/interactions.md.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
+from functools import cache
 from typing import Any
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.errors import ApiError
+from dcs import metrics
 from dcs.interaction_signature import (
     ReplayGuard,
     SignatureRejected,
@@ -37,9 +46,15 @@ router = APIRouter(tags=["discord"])
 PING, COMMAND, COMPONENT, AUTOCOMPLETE, MODAL = 1, 2, 3, 4, 5
 PONG, CHANNEL_MESSAGE, AUTOCOMPLETE_RESULT = 1, 4, 8
 EPHEMERAL = 1 << 6
-NOT_HERE = (
-    "This suite answers commands and buttons through its gateway connection; "
-    "remove the Interactions Endpoint URL in the Developer Portal to use them."
+RELAY_PATH = "/interactions"  # gateway.http_interactions.RELAY_PATH (not imported: no discord.py)
+RELAY_TIMEOUT = httpx.Timeout(2.7, connect=0.5)  # the gateway defers at 2.2 s; Discord waits 3
+RELAY_OFF = (
+    "Commands and buttons are not routed from the Interactions Endpoint URL here "
+    "(INTERACTIONS_RELAY_PORT is 0); remove the URL in the Developer Portal to use them."
+)
+GATEWAY_DOWN = (
+    "The bot cannot answer right now (its gateway process is not connected); "
+    "please try again in a minute."
 )
 
 
@@ -82,7 +97,7 @@ def _unauthorized(reason: str, request: Request) -> ApiError:
 
 @router.post("/discord/webhook", summary="Discord HTTP interactions (signed by Discord)")
 async def discord_webhook(request: Request) -> JSONResponse:
-    """Verify, de-duplicate, then answer PING or hand back a short ephemeral reply."""
+    """Verify, de-duplicate, then answer PING or relay the interaction to the gateway."""
     key = _public_key(request)
     body = await request.body()
     now = time.time()
@@ -113,11 +128,66 @@ async def discord_webhook(request: Request) -> JSONResponse:
     kind = payload.get("type")
     if kind == PING:
         return JSONResponse({"type": PONG})
-    if kind == AUTOCOMPLETE:
-        return JSONResponse({"type": AUTOCOMPLETE_RESULT, "data": {"choices": []}})
-    if kind in (COMMAND, COMPONENT, MODAL):
-        log.info("HTTP interaction %s (type %s) answered as not routed", interaction_id, kind)
-        return JSONResponse(
-            {"type": CHANNEL_MESSAGE, "data": {"content": NOT_HERE, "flags": EPHEMERAL}}
-        )
+    if kind in (COMMAND, COMPONENT, AUTOCOMPLETE, MODAL):
+        return JSONResponse(await _relay(request, body, kind, interaction_id))
     raise ApiError(400, "invalid_request", f"Unknown interaction type {kind!r}.")
+
+
+def _relay_base(request: Request) -> str | None:
+    """The gateway's relay (tests set app.state.interactions_relay_url; None: relay off)."""
+    state = request.app.state
+    if not hasattr(state, "interactions_relay_url"):
+        from dcs.settings import Settings
+
+        state.interactions_relay_url = Settings().interactions_relay_base
+    base: str | None = state.interactions_relay_url
+    return base
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every relay call (a relay URL may be https on another host)."""
+    return ssl.create_default_context()
+
+
+def _unanswered(kind: int, text: str) -> dict[str, Any]:
+    if kind == AUTOCOMPLETE:
+        return {"type": AUTOCOMPLETE_RESULT, "data": {"choices": []}}
+    return {"type": CHANNEL_MESSAGE, "data": {"content": text, "flags": EPHEMERAL}}
+
+
+async def _relay(request: Request, body: bytes, kind: int, interaction_id: str) -> dict[str, Any]:
+    """Hand the verified interaction to the gateway; its handler's first response is the reply."""
+    base = _relay_base(request)
+    if base is None:
+        metrics.HTTP_INTERACTIONS.labels("off").inc()
+        return _unanswered(kind, RELAY_OFF)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Signature-Ed25519": request.headers.get("X-Signature-Ed25519", ""),
+        "X-Signature-Timestamp": request.headers.get("X-Signature-Timestamp", ""),
+    }
+    problem = ""
+    try:
+        async with httpx.AsyncClient(
+            timeout=RELAY_TIMEOUT, verify=_tls(), trust_env=False
+        ) as client:
+            resp = await client.post(base + RELAY_PATH, content=body, headers=headers)
+        reply = resp.json() if resp.status_code == 200 else None
+        if isinstance(reply, dict) and isinstance(reply.get("type"), int):
+            outcome = resp.headers.get("X-DCS-Relay", "answered")
+            metrics.HTTP_INTERACTIONS.labels(
+                outcome if outcome in ("answered", "deferred") else "answered"
+            ).inc()
+            return reply
+        problem = f"answered {resp.status_code}"
+    except (httpx.HTTPError, ValueError) as exc:
+        problem = type(exc).__name__
+    log.warning(
+        "HTTP interaction %s (type %s) not relayed to the gateway: %s",
+        interaction_id,
+        kind,
+        problem,
+    )
+    metrics.HTTP_INTERACTIONS.labels("gateway_down").inc()
+    return _unanswered(kind, GATEWAY_DOWN)

@@ -1,11 +1,13 @@
 """POST /discord/webhook: Discord's signed HTTP interactions, refused with 401 unless genuine."""
 
 import json
+import socket
 import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from storage.models import Base
@@ -49,13 +51,41 @@ async def test_signed_ping_gets_pong(api, private_key):
     assert resp.json() == {"type": 1}
 
 
-async def test_signed_command_gets_an_ephemeral_pointer_to_the_gateway(api, private_key):
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, read, released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def relayed(outcome):
+    value = REGISTRY.get_sample_value("dcs_http_interactions_total", {"outcome": outcome})
+    return value or 0.0
+
+
+async def test_gateway_down_is_an_ephemeral_message_not_a_5xx(api, private_key):
+    api._transport.app.state.interactions_relay_url = f"http://127.0.0.1:{closed_port()}"
+    before = relayed("gateway_down")
     body, headers = signed(private_key, {"id": "2", "type": 2, "data": {"name": "warn"}})
     resp = await api.post(URL, content=body, headers=headers)
     assert resp.status_code == 200
     answer = resp.json()
     assert answer["type"] == 4 and answer["data"]["flags"] == 64
-    assert "gateway" in answer["data"]["content"]
+    assert "gateway process is not connected" in answer["data"]["content"]
+    # autocomplete cannot show a message: no suggestions instead
+    body, headers = signed(private_key, {"id": "5", "type": 4, "data": {"name": "event"}})
+    resp = await api.post(URL, content=body, headers=headers)
+    assert resp.json() == {"type": 8, "data": {"choices": []}}
+    assert relayed("gateway_down") == before + 2
+
+
+async def test_with_the_relay_turned_off_commands_get_a_pointer(api, private_key):
+    api._transport.app.state.interactions_relay_url = None  # INTERACTIONS_RELAY_PORT=0
+    body, headers = signed(private_key, {"id": "6", "type": 3, "data": {"custom_id": "x"}})
+    resp = await api.post(URL, content=body, headers=headers)
+    answer = resp.json()
+    assert answer["type"] == 4 and answer["data"]["flags"] == 64
+    assert "INTERACTIONS_RELAY_PORT" in answer["data"]["content"]
 
 
 async def test_rejections_are_401_and_change_nothing(api, private_key, session_factory):
@@ -101,3 +131,17 @@ async def test_a_malformed_public_key_is_503_not_a_crash(api):
     resp = await api.post(URL, content=b"{}", headers={"X-Signature-Timestamp": "1"})
     assert resp.status_code == 503
     assert "64 hex" in resp.json()["error"]["message"]
+
+
+def test_where_the_api_finds_the_gateway_relay(monkeypatch, tmp_path):
+    from dcs.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    for name in ("HOST", "PORT", "URL"):
+        monkeypatch.delenv(f"INTERACTIONS_RELAY_{name}", raising=False)
+    assert load_settings().interactions_relay_base == "http://127.0.0.1:8767"
+    anywhere = load_settings(interactions_relay_host="0.0.0.0", interactions_relay_port=9)
+    assert anywhere.interactions_relay_base == "http://127.0.0.1:9"
+    assert load_settings(interactions_relay_port=0).interactions_relay_base is None
+    remote = load_settings(interactions_relay_url="http://gateway:8767/")
+    assert remote.interactions_relay_base == "http://gateway:8767"

@@ -66,7 +66,7 @@ def test_ai_call_counts_errors_and_remembers_the_last_outcome():
 def test_every_defined_metric_is_listed():
     kinds = (type(metrics.EVENTS), type(metrics.EVENT_SECONDS), type(metrics.EVENT_BACKLOG))
     defined = [m for m in vars(metrics).values() if isinstance(m, kinds)]
-    assert len(defined) == len(metrics.METRIC_NAMES) == 13
+    assert len(defined) == len(metrics.METRIC_NAMES) == 15
     assert "dcs_gateway_events_total" in metrics.METRIC_NAMES
     assert "dcs_gateway_event_seconds" in metrics.METRIC_NAMES
 
