@@ -4,36 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from api.auth import Caller, authenticate
+from api.auth import Caller, authenticate, request_session
 from api.errors import ApiError
 
 log = logging.getLogger(__name__)
 
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    async with sessions() as session:
-        yield session
-
-
+_session = request_session  # the same callable as authenticate's: one session per request
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 CallerDep = Annotated[Caller, Depends(authenticate)]
 
 
 @dataclass(frozen=True)
 class Temporal:
-    """The Temporal client and the task queue the suite's worker polls."""
+    """The Temporal client and the task queue the suite's worker polls.
 
-    client: Client
+    Built with `unavailable` instead of a client when Temporal could not be reached: reading
+    `client` raises that 503 then, so the endpoint's own checks (role, scope, 404s) answer first.
+    """
+
+    _client: Client | None
     task_queue: str
+    unavailable: ApiError | None = None
+
+    @property
+    def client(self) -> Client:
+        """The connected client, or the 503 saying Temporal cannot be reached."""
+        if self._client is None:
+            raise self.unavailable or ApiError(503, "unavailable", "Temporal is not connected.")
+        return self._client
 
 
 async def _temporal(request: Request) -> Temporal:
@@ -63,4 +68,17 @@ async def _temporal(request: Request) -> Temporal:
     return Temporal(state.temporal, state.task_queue)
 
 
-TemporalDep = Annotated[Temporal, Depends(_temporal)]
+async def _temporal_when_used(request: Request) -> Temporal:
+    """`_temporal`, with the 503 deferred to the endpoint's first use of `client`.
+
+    Dependencies resolve before the endpoint's body, where the role and scope are checked
+    (`caller.require`): raising here would answer a viewer's write with 503 while Temporal is
+    down instead of 403. Every endpoint checks the caller before it touches the client.
+    """
+    try:
+        return await _temporal(request)
+    except ApiError as exc:
+        return Temporal(None, request.app.state.task_queue or "", unavailable=exc)
+
+
+TemporalDep = Annotated[Temporal, Depends(_temporal_when_used)]

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ctypes
 import logging
+import multiprocessing
+import multiprocessing.process
+import os
+import signal
+import socket
+import sys
+import time
 
 import uvicorn
 from temporalio.client import Client
@@ -17,6 +27,7 @@ from dcs import metrics
 from dcs.settings import Settings
 from dcs.temporal import build_worker, connect, health_checker
 from gateway.bot import SuiteBot
+from gateway.http_interactions import start_relay
 from simulator import point_discord_py_at
 from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
 from workflows.health_check import ensure_health_check_schedule
@@ -104,16 +115,112 @@ async def run_worker(settings: Settings) -> None:
         await engine.dispose()
 
 
+API_RESTART_LIMIT = 5
+API_RESTART_WINDOW_S = 60.0
+
+
+def api_worker_count(settings: Settings) -> int:
+    """API_WORKERS, where 0 means one per CPU this process may run on."""
+    if settings.api_workers > 0:
+        return settings.api_workers
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(1, len(cpus) if cpus else (os.cpu_count() or 1))
+
+
 async def run_api(settings: Settings) -> None:
-    """Serve the management API (OpenAPI docs at /docs)."""
+    """Serve the management API (OpenAPI docs at /docs), in API_WORKERS processes.
+
+    One worker serves in this process. Several are child processes sharing one listening socket
+    (the kernel hands each new connection to one of them), each with its own event loop (uvloop
+    when installed), engine and pool, and its own in-memory state: per-token rate limits,
+    failed-authentication counts, the token cache and `/metrics` counters are per worker. This
+    process migrates the database once, restarts a worker that dies (giving up, and stopping
+    the others, when one dies API_RESTART_LIMIT times in API_RESTART_WINDOW_S) and stops them
+    on SIGTERM or Ctrl-C.
+    """
     await upgrade_database_async(settings.database_url)
+    workers = api_worker_count(settings)
+    if workers == 1:
+        await _serve_api(settings, None)
+        return
+    listener = socket.create_server((settings.api_host, settings.api_port), backlog=2048)
+    listener.set_inheritable(True)
+    log.info("API on http://%s:%d with %d worker processes", *listener.getsockname()[:2], workers)
+    try:
+        await _supervise_api_workers(settings, listener, workers)
+    finally:
+        listener.close()
+
+
+async def _supervise_api_workers(settings: Settings, listener: socket.socket, count: int) -> None:
+    spawn = multiprocessing.get_context("spawn")
+    multiprocessing.allow_connection_pickling()
+    workers: list[multiprocessing.process.BaseProcess] = []
+    deaths: list[float] = []
+
+    def start() -> multiprocessing.process.BaseProcess:
+        process = spawn.Process(
+            target=_api_worker_main, args=(settings, listener), name="dcs-api-worker", daemon=True
+        )
+        process.start()
+        return process
+
+    try:
+        workers = [start() for _ in range(count)]
+        while True:
+            await asyncio.sleep(0.5)
+            for n, process in enumerate(workers):
+                if process.is_alive():
+                    continue
+                now = time.monotonic()
+                deaths = [t for t in deaths if now - t < API_RESTART_WINDOW_S] + [now]
+                if len(deaths) > API_RESTART_LIMIT:
+                    raise RuntimeError(
+                        f"API workers died {len(deaths)} times in {API_RESTART_WINDOW_S:g} s"
+                    )
+                log.error("API worker %d exited with %s; restarting it", n, process.exitcode)
+                workers[n] = start()
+    finally:
+        for process in workers:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+        deadline = time.monotonic() + 15
+        for process in workers:
+            await asyncio.to_thread(process.join, max(0.1, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+
+
+def _api_worker_main(settings: Settings, listener: socket.socket) -> None:
+    """One API worker process: its own event loop, engine and app on the shared socket."""
+    _die_with_parent()
+    configure_logging(settings)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
+        asyncio.run(_serve_api(settings, listener))
+    else:
+        uvloop.run(_serve_api(settings, listener))
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this worker if `dcs api` itself dies (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+async def _serve_api(settings: Settings, listener: socket.socket | None) -> None:
     engine = create_engine(settings.database_url)
     app = create_app(make_sessionmaker(engine))
     config = uvicorn.Config(
-        app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level.lower()
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower(),
     )
     try:
-        await uvicorn.Server(config).serve()
+        await uvicorn.Server(config).serve(sockets=[listener] if listener is not None else None)
     finally:
         await engine.dispose()
 
@@ -137,9 +244,12 @@ async def run_gateway(settings: Settings) -> None:
         sandbox=settings.sandbox,
         priority_dispatch=settings.gateway_priority_dispatch,
     )
+    relay = await start_relay(bot, settings)  # Discord HTTP interactions, relayed by the API
     try:
         await bot.start(settings.bot_token)
     finally:
+        if relay is not None:
+            await relay.stop()
         await bot.close()
         await engine.dispose()
 
