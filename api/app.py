@@ -22,10 +22,14 @@ from api.routers import (
     leaderboard,
     metrics,
     moderation,
+    oauth,
     privacy,
     raid,
+    self_check,
     servers,
+    stats,
     tickets,
+    usage,
     users,
 )
 
@@ -54,7 +58,7 @@ def create_app(
     install_rate_limit_handler(app)
     routers = (
         health, servers, moderation, approvals, users, leaderboard, raid, anti_nuke, events, faq,
-        announcements, tickets, discord_webhook, privacy,
+        announcements, tickets, discord_webhook, privacy, stats, oauth, usage, self_check,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

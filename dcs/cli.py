@@ -153,6 +153,34 @@ def cmd_user(args: argparse.Namespace) -> int:
     return run(args, _settings())
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render a server's weekly analytics report as a PNG."""
+    from dcs.report import run as run_report
+
+    return run_report(args, _settings().database_url)
+
+
+def cmd_tier(args: argparse.Namespace) -> int:
+    """Show or change a server's tier (billing; audit-logged)."""
+    from dcs.tier_cli import run_tier
+
+    return run_tier(args, _settings().database_url)
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    """Usage reports for billing, one row per server."""
+    from dcs.tier_cli import run_usage
+
+    return run_usage(args, _settings().database_url)
+
+
+def cmd_selfcheck(args: argparse.Namespace) -> int:
+    """Check a server: the bot's permissions, channels and roles, and the integrations."""
+    from dcs.self_check import run_cli
+
+    return asyncio.run(run_cli(args.server, _settings(), as_json=args.json))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands with their help."""
     parser = argparse.ArgumentParser(prog="dcs", description=__doc__)
@@ -194,6 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
     from dcs.privacy_cli import add_parser as add_user_parser
 
     add_user_parser(sub).set_defaults(func=cmd_user)
+    from dcs.tier_cli import add_parsers as add_tier_parsers
+
+    tier_parser, usage_parser = add_tier_parsers(sub)
+    tier_parser.set_defaults(func=cmd_tier)
+    usage_parser.set_defaults(func=cmd_usage)
+    from dcs.report import add_parser as add_report_parser
+
+    add_report_parser(sub).set_defaults(func=cmd_report)
+    from dcs.self_check import add_parser as add_selfcheck_parser
+
+    add_selfcheck_parser(sub).set_defaults(func=cmd_selfcheck)
     return parser
 
 

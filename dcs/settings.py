@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, NonNegativeFloat, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"changeme", "change-me", "changethis", "your-token-here", "xxx", "todo", "secret"}
@@ -32,6 +32,18 @@ class Settings(BaseSettings):
         default="https://discord.com/api/v10",
         description="Discord REST base; in sandbox mode the simulator's URL is used instead.",
     )
+    discord_oauth_redirect_url: str | None = Field(
+        default=None,
+        description="OAuth2 redirect URL registered with Discord (the API's /auth/discord/callback"
+        "); None: derived from the login request's own URL.",
+    )
+    discord_oauth_authorize_url: str = Field(
+        default="https://discord.com/oauth2/authorize",
+        description="Discord's OAuth2 consent page; in sandbox mode the simulator's instead.",
+    )
+    oauth_token_days: int = Field(
+        default=7, ge=1, le=365, description="Lifetime of API tokens issued by the OAuth2 login."
+    )
 
     # AI providers
     ai_provider: AIProvider = "anthropic"
@@ -50,6 +62,11 @@ class Settings(BaseSettings):
     ai_max_retries: int = Field(
         default=1, ge=0, le=3, description="SDK retries per provider before falling through."
     )
+    ai_prices: dict[str, tuple[NonNegativeFloat, NonNegativeFloat]] = Field(
+        default_factory=dict,
+        description='USD per million tokens per model, JSON {"model": [input, output]}; over '
+        "the built-in table (domain/ai_cost.py). A model in neither is counted at cost 0.",
+    )
 
     # Telegram approvals
     telegram_bot_token: SecretStr | None = None
@@ -67,6 +84,17 @@ class Settings(BaseSettings):
     discord_public_key: str | None = Field(
         default=None,
         description="Application public key (hex); unset answers POST /discord/webhook with 503.",
+    )
+    interactions_relay_host: str = Field(
+        default="127.0.0.1",
+        description="Where the gateway listens for the HTTP interactions the API relays to it.",
+    )
+    interactions_relay_port: int = Field(
+        default=8767, ge=0, le=65535, description="Port of the gateway's relay (0: off)."
+    )
+    interactions_relay_url: str | None = Field(
+        default=None,
+        description="Where the API reaches the relay (default http://RELAY_HOST:RELAY_PORT).",
     )
     webhooks_allow_private: bool = Field(
         default=False,
@@ -98,6 +126,18 @@ class Settings(BaseSettings):
     # Processes
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    api_workers: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="API worker processes (0: one per CPU); rate limits are per worker.",
+    )
+    api_token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="How long an API process trusts a looked-up token (0: read it every request).",
+    )
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8765
     gateway_priority_dispatch: bool = Field(
@@ -211,9 +251,29 @@ class Settings(BaseSettings):
         return f"http://{self.sandbox_host}:{self.sandbox_port}"
 
     @property
+    def interactions_relay_base(self) -> str | None:
+        """Where the API forwards Discord HTTP interactions to the gateway (None: relay off)."""
+        if self.interactions_relay_url:
+            return self.interactions_relay_url.rstrip("/")
+        if self.interactions_relay_port == 0:
+            return None
+        host = self.interactions_relay_host
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+        return f"http://{host}:{self.interactions_relay_port}"
+
+    @property
     def effective_discord_api_url(self) -> str:
         """REST base the gateway and activities use."""
         return f"{self.sandbox_url}/api/v10" if self.sandbox else self.discord_api_url
+
+    @property
+    def effective_oauth_authorize_url(self) -> str:
+        """Discord's OAuth2 consent page (the simulator's in sandbox mode)."""
+        return (
+            f"{self.sandbox_url}/oauth2/authorize"
+            if self.sandbox
+            else (self.discord_oauth_authorize_url)
+        )
 
     @property
     def bot_token(self) -> str:

@@ -15,11 +15,13 @@ from temporalio.common import Priority
 
 from dcs import metrics
 from dcs.server_config import ServerConfig, default_server_config
+from domain.analytics import JOINS, LEAVES, MESSAGES
 from domain.automod import MessageSnapshot
 from domain.cases import Violation, violation_from_json, violation_to_json
 from domain.priority import HIGH, report_priority
 from domain.xp_tracker import XPAward
 from gateway import support_ai, verification
+from gateway.analytics_counters import AnalyticsCounters
 from gateway.anti_nuke import AntiNukeGuard
 from gateway.automod_actions import perform, snapshot_of
 from gateway.command_limits import SuiteCommandTree
@@ -39,6 +41,7 @@ from gateway.rewards import announce_earned, announce_level_up, sync_reward_role
 from gateway.sandbox import sandbox_config
 from gateway.spam_guard import SpamGuard
 from gateway.ticket_link import TicketLink
+from gateway.tiers import TierGuard
 from gateway.voice_xp import run_voice_ticker
 from storage import outbox
 from storage.health import write_heartbeats
@@ -73,6 +76,7 @@ class SuiteBot(discord.Client):
         self.sessions = sessions
         self.rules = RulesCache(sessions)
         self.engagement = EngagementService(sessions, self._config_of, self._on_earned)
+        self.analytics = AnalyticsCounters(sessions)  # messages, joins, leaves, FAQ hits
         self.payload_guard = PayloadGuard()
         self.payload_guard.install(self)
         self.tree: SuiteCommandTree = SuiteCommandTree(self)  # rate limits every command
@@ -93,6 +97,7 @@ class SuiteBot(discord.Client):
         self.event_sync = EventSync(self)
         self.faq = FaqService(self)
         self.tickets = TicketLink(self)
+        self.tiers = TierGuard(self)  # member counts, owners, over-limit pauses, notices
 
     def _schedule_event(
         self,
@@ -142,11 +147,13 @@ class SuiteBot(discord.Client):
         self._background = [
             asyncio.create_task(self._refresh_loop()),
             asyncio.create_task(self.engagement.run_flusher()),
+            asyncio.create_task(self.analytics.run_flusher()),
             asyncio.create_task(run_voice_ticker(self)),
             asyncio.create_task(self._outbox_loop()),
             asyncio.create_task(self.raid_link.run_flusher()),
             asyncio.create_task(self.event_link.run_flusher()),
             asyncio.create_task(self.tickets.run()),
+            asyncio.create_task(self.tiers.run()),
             asyncio.create_task(self.faq.load_models()),  # in a thread; BM25 answers meanwhile
             asyncio.create_task(write_heartbeats(self.sessions, self.gateway_connected)),
         ]
@@ -269,7 +276,9 @@ class SuiteBot(discord.Client):
     async def on_member_join(self, member: discord.Member) -> None:
         """Credit the inviter; a member who comes back gets their reward roles again."""
         self.spam_guard.on_member_join(member)  # raid detection first: no REST before it
+        self.analytics.count(member.guild.id, JOINS)
         self._spawn(self.moderation.on_member_join(member))  # a running sanction holds
+        self.tiers.on_members_changed(member.guild.id)
         self._spawn(verification.gate_new_member(self, member))  # after raid detection
         code, inviter = await self.invites.used_by_join(member.guild)
         self.raid_link.on_invite(member.guild.id, member.id, code)
@@ -296,6 +305,8 @@ class SuiteBot(discord.Client):
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
         """A member who leaves has no verification deadline left (nor a raid removal)."""
         self.raid_link.on_member_left(payload.guild_id, payload.user.id)
+        self.tiers.on_members_changed(payload.guild_id)
+        self.analytics.count(payload.guild_id, LEAVES)
         await verification.member_left(self, payload.guild_id, payload.user.id)
 
     async def on_audit_log_entry_create(self, entry: discord.AuditLogEntry) -> None:
@@ -325,6 +336,7 @@ class SuiteBot(discord.Client):
         if self.sandbox and rules.version == 0:
             await self.rules.seed(guild.id, sandbox_config(guild))
         self._spawn(self.invites.load(guild))
+        self._spawn(self.tiers.on_guild(guild))  # owner, member count, the tier's limits
 
     async def on_invite_create(self, invite: discord.Invite) -> None:
         """Keep the invite snapshot current so the next join is attributed right."""
@@ -333,11 +345,14 @@ class SuiteBot(discord.Client):
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """A server that adds the bot is registered with default config."""
         await self.rules.load(guild.id, guild.name)
+        await self.tiers.on_guild(guild)  # an extra server of its owner is flagged, not refused
 
     async def on_message(self, message: discord.Message) -> None:
         """The fast path: judge in-process, delete at once, and report to the member's workflow."""
         if message.guild is None or message.author == self.user:
             return
+        if not message.author.bot:
+            self.analytics.count(message.guild.id, MESSAGES, at=message.created_at)
         self.tickets.on_message(message)  # a dict lookup: resets a ticket's inactivity timer
         snapshot = snapshot_of(message, self.invites.codes(message.guild.id))
         if snapshot is None:
@@ -360,9 +375,11 @@ class SuiteBot(discord.Client):
         if await self.spam_guard.on_message(message, snapshot, rules.config):
             metrics.FASTPATH_VERDICTS.labels("spam", "flagged").inc()
             return  # flagged as spam: no XP
-        if not support_ai.observe(self, message, rules.config):  # talking to the bot: AI
+        paused = self.tiers.paused(snapshot.guild_id)  # over the tier's limits: no XP, no AI
+        if paused or not support_ai.observe(self, message, rules.config):  # talking to the bot
             self.faq.observe(message, rules.config)  # a question is answered off this path
-        await self._award_xp(message, snapshot, rules)
+        if not paused:
+            await self._award_xp(message, snapshot, rules)
 
     async def _award_xp(
         self, message: discord.Message, snapshot: MessageSnapshot, rules: GuildRules
