@@ -154,21 +154,23 @@ async def recompute_hour(session: AsyncSession, hour: datetime) -> int:
     )
     totals = await hour_totals(session, start)
     for (guild_id, metric), value in sorted(totals.items()):
-        stmt = insert(session, AnalyticsPoint).values(
-            guild_id=guild_id,
-            metric=metric,
-            date=start.date(),
-            hour=start.hour,
-            value=value,
-            meta={"rollup": "hourly"},
-        )
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["guild_id", "metric", "date", "hour"],
-                set_={"value": stmt.excluded.value, "metadata": stmt.excluded["metadata"]},
-            )
-        )
+        await set_point(session, guild_id, metric, start.date(), start.hour, value, "hourly")
     return len(totals)
+
+
+async def set_point(
+    session: AsyncSession, guild_id: int, metric: str, day: date, hour: int, value: int, rollup: str
+) -> None:
+    """Write one bucket's total (an upsert: a re-run or a late write just corrects it)."""
+    stmt = insert(session, AnalyticsPoint).values(
+        guild_id=guild_id, metric=metric, date=day, hour=hour, value=value, meta={"rollup": rollup}
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["guild_id", "metric", "date", "hour"],
+            set_={"value": stmt.excluded.value, "metadata": stmt.excluded["metadata"]},
+        )
+    )
 
 
 async def _hourly_points(

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.analytics import set_point
 from storage.models import (
     ANALYTICS_WHOLE_DAY,
     AnalyticsPoint,
@@ -23,7 +24,6 @@ from storage.models import (
     ModerationCase,
     PendingApproval,
 )
-from storage.upsert import insert
 
 BATCH = 500
 ERASED = ""
@@ -149,19 +149,8 @@ async def roll_up_days(session: AsyncSession, first: date, last: date) -> int:
         )
     )
     for guild_id, metric, day, total in sums:
-        stmt = insert(session, AnalyticsPoint).values(
-            guild_id=guild_id,
-            metric=metric,
-            date=day,
-            hour=ANALYTICS_WHOLE_DAY,
-            value=int(total or 0),
-            meta={"rollup": "daily"},
-        )
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["guild_id", "metric", "date", "hour"],
-                set_={"value": stmt.excluded.value, "metadata": stmt.excluded["metadata"]},
-            )
+        await set_point(
+            session, guild_id, metric, day, ANALYTICS_WHOLE_DAY, int(total or 0), "daily"
         )
     return len(sums)
 
