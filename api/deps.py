@@ -11,10 +11,12 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from api.auth import Caller, authenticate, request_session
+from api.auth import Caller, authenticate, read_only, request_session
 from api.errors import ApiError
 
 log = logging.getLogger(__name__)
+
+__all__ = ["CallerDep", "SessionDep", "Temporal", "TemporalDep", "read_only"]
 
 _session = request_session  # the same callable as authenticate's: one session per request
 SessionDep = Annotated[AsyncSession, Depends(_session)]

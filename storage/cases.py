@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import Integer, Select, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ModerationCase
 from storage.servers import allocate_case_number, lock_server
 from storage.types import as_utc
+
+_C = cast("Table", ModerationCase.__table__).c
+_S = TypeVar("_S", bound=Select[Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,25 +112,38 @@ async def list_cases(
 ) -> list[CaseRecord]:
     """Cases newest first; pass the last page's smallest `case_number` as `before_case` for more.
 
-    `since` is inclusive and `until` exclusive, both on `created_at`.
+    `since` is inclusive and `until` exclusive, both on `created_at`. A Core select of the
+    table's columns (no ORM identity map or instances): the API's log polls this on every
+    request, and the rows go straight into records. Column types (UTC datetimes, the evidence's
+    decryption) apply as with the ORM. Without filters the statement is built once (`_NEWEST`,
+    its SQL cache key computed once too); with filters it is built per call.
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
-    stmt = _filtered(
-        select(ModerationCase).where(ModerationCase.guild_id == guild_id),
-        user_id=user_id,
-        action=action,
-        source=source,
-        since=since,
-        until=until,
-        before_case=before_case,
-    )
-    rows = await session.scalars(stmt.order_by(ModerationCase.case_number.desc()).limit(limit))
-    return [_record(row) for row in rows]
+    params = {"guild_id": guild_id, "limit": limit}
+    filters = (user_id, action, source, since, until, before_case)
+    if all(value is None for value in filters):
+        rows = await session.execute(_NEWEST, params)
+    else:
+        stmt = _filtered(
+            _ALL,
+            user_id=user_id,
+            action=action,
+            source=source,
+            since=since,
+            until=until,
+            before_case=before_case,
+        )
+        rows = await session.execute(_newest_first(stmt), params)
+    return [CaseRecord(*row) for row in rows]
+
+
+def _newest_first(stmt: _S) -> _S:
+    return stmt.order_by(_C.case_number.desc()).limit(bindparam("limit", type_=Integer))
 
 
 def _filtered(
-    stmt: Select[ModerationCase],
+    stmt: _S,
     *,
     user_id: int | None,
     action: str | None,
@@ -135,20 +151,20 @@ def _filtered(
     since: datetime | None,
     until: datetime | None,
     before_case: int | None,
-) -> Select[ModerationCase]:
+) -> _S:
     """Add a WHERE clause for each filter given."""
     if user_id is not None:
-        stmt = stmt.where(ModerationCase.user_id == user_id)
+        stmt = stmt.where(_C.user_id == user_id)
     if action is not None:
-        stmt = stmt.where(ModerationCase.action == action)
+        stmt = stmt.where(_C.action == action)
     if source is not None:
-        stmt = stmt.where(ModerationCase.source == source)
+        stmt = stmt.where(_C.source == source)
     if since is not None:
-        stmt = stmt.where(ModerationCase.created_at >= since)
+        stmt = stmt.where(_C.created_at >= since)
     if until is not None:
-        stmt = stmt.where(ModerationCase.created_at < until)
+        stmt = stmt.where(_C.created_at < until)
     if before_case is not None:
-        stmt = stmt.where(ModerationCase.case_number < before_case)
+        stmt = stmt.where(_C.case_number < before_case)
     return stmt
 
 
@@ -184,3 +200,10 @@ def _record(row: ModerationCase) -> CaseRecord:
         workflow_id=row.workflow_id,
         created_at=as_utc(row.created_at),
     )
+
+
+_RECORD_COLUMNS = tuple(_C[name] for name in CaseRecord.__dataclass_fields__)
+"""The table's columns in `CaseRecord`'s field order: a Core row unpacks into a record as is
+(its datetimes are aware UTC already: `UTCDateTime` converts on read)."""
+_ALL = select(*_RECORD_COLUMNS).where(_C.guild_id == bindparam("guild_id"))
+_NEWEST = _newest_first(_ALL)

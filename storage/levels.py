@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Table,
     bindparam,
@@ -367,21 +368,21 @@ async def leaderboard(
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
-    if after is None:
-        stmt = _ordered(select(*_T).where(_T.guild_id == guild_id)).limit(limit)
-        return [_record(row) for row in await session.execute(stmt)]
+    if after is None:  # the first page: a statement built once (its SQL cache key too)
+        rows = await session.execute(_FIRST_PAGE, {"guild_id": guild_id, "limit": limit})
+        return [MemberLevel(*row) for row in rows]
     xp, user_id = after
     ties = (
-        select(*_T)
+        select(*_LEVEL_COLUMNS)
         .where(_T.guild_id == guild_id, _T.xp == xp, _T.user_id > user_id)
         .order_by(_T.user_id)
         .limit(limit)
         .subquery()
     )
-    below = _ordered(select(*_T).where(_T.guild_id == guild_id, _T.xp < xp)).limit(limit)
-    both = union_all(select(ties), select(below.subquery())).subquery()
+    below = _ordered(select(*_LEVEL_COLUMNS).where(_T.guild_id == guild_id, _T.xp < xp))
+    both = union_all(select(ties), select(below.limit(limit).subquery())).subquery()
     stmt = select(both).order_by(both.c.xp.desc(), both.c.user_id).limit(limit)
-    return [_record(row) for row in await session.execute(stmt)]
+    return [MemberLevel(*row) for row in await session.execute(stmt)]
 
 
 async def leaderboard_offset(
@@ -390,8 +391,8 @@ async def leaderboard_offset(
     """A page by position, for page numbers; its cost grows with `offset` (prefer `after`)."""
     if limit < 1 or offset < 0:
         raise ValueError(f"need limit >= 1 and offset >= 0, got {limit} and {offset}")
-    stmt = _ordered(select(*_T).where(_T.guild_id == guild_id)).offset(offset).limit(limit)
-    return [_record(row) for row in await session.execute(stmt)]
+    stmt = _ordered(select(*_LEVEL_COLUMNS).where(_T.guild_id == guild_id))
+    return [MemberLevel(*row) for row in await session.execute(stmt.offset(offset).limit(limit))]
 
 
 def _ordered(stmt: Any) -> Any:
@@ -417,6 +418,15 @@ def _record(row: Row[Any]) -> MemberLevel:
         tickets_helped=row.tickets_helped,
         invites=row.invites,
     )
+
+
+_LEVEL_COLUMNS = tuple(_T[name] for name in MemberLevel.__dataclass_fields__)
+"""The table's columns in `MemberLevel`'s field order: a row of them unpacks into a record as is,
+cheaper than `_record`'s lookups by name (the leaderboard reads a page on every API request).
+Their datetimes are aware UTC already (`UTCDateTime` converts on read)."""
+_FIRST_PAGE = _ordered(select(*_LEVEL_COLUMNS).where(_T.guild_id == bindparam("guild_id"))).limit(
+    bindparam("limit", type_=Integer)
+)
 
 
 # --- CSV ---------------------------------------------------------------------------------------

@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 
-from api.deps import CallerDep, SessionDep
+from api.deps import CallerDep, SessionDep, read_only
 from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.routers.users import level_of, xp_settings
+from api.xp_cache import XPSettingsCache
 from domain.leveling import level_for_xp
 from storage.levels import export_leaderboard_csv, import_levels_csv, leaderboard
 from storage.models import AuditLogEntry
@@ -65,32 +67,50 @@ class LeaderboardPage(BaseModel):
 
 
 @router.get("/leaderboard", response_model=LeaderboardPage)
+@read_only
 async def get_leaderboard(
+    request: Request,
     server_id: int,
     session: SessionDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: Annotated[str | None, Query(max_length=100, description="From next_cursor")] = None,
-) -> LeaderboardPage:
+) -> Response:
     """A page of the leaderboard; the cursor carries the rank, so deep pages cost no count."""
+    # The body is a `LeaderboardPage` (the response model documents it) built as plain dicts in
+    # the models' field order and serialized by pydantic-core's `to_json`: the bytes FastAPI's
+    # serialization of the model gives, without a model built and validated per row. The curve
+    # comes from the process's XP settings cache (api.xp_cache: a change made by another process
+    # shows at most XP_SETTINGS_CACHE_SECONDS later).
     caller.require(server_id, "viewer")
     after, rank = _decode_cursor(cursor) if cursor else (None, 0)
     rows = await leaderboard(session, server_id, limit=limit + 1, after=after)
-    xp = await xp_settings(session, server_id)
+    xp = await _xp_settings_cache(request).get(session, server_id)
+    curve, max_level = xp.curve, xp.max_level
     items = [
-        LeaderboardItem(
-            rank=rank + offset,
-            user_id=str(row.user_id),
-            xp=row.xp,
-            level=level_for_xp(xp.curve, row.xp, max_level=xp.max_level),
-            messages=row.total_messages,
-        )
+        {
+            "rank": rank + offset,
+            "user_id": str(row.user_id),
+            "xp": row.xp,
+            "level": level_for_xp(curve, row.xp, max_level=max_level),
+            "messages": row.total_messages,
+        }
         for offset, row in enumerate(rows[:limit], start=1)
     ]
     more = len(rows) > limit
     last = rows[limit - 1] if more else None
     next_cursor = _encode_cursor(last.xp, last.user_id, rank + limit) if last else None
-    return LeaderboardPage(items=items, next_cursor=next_cursor)
+    body = {"items": items, "next_cursor": next_cursor}
+    return Response(to_json(body), media_type="application/json")
+
+
+def _xp_settings_cache(request: Request) -> XPSettingsCache:
+    """The app's cache of the servers' XP settings, built on first use."""
+    state = request.app.state
+    cache: XPSettingsCache | None = getattr(state, "xp_settings_cache", None)
+    if cache is None:
+        cache = state.xp_settings_cache = XPSettingsCache()
+    return cache
 
 
 def _encode_cursor(xp: int, user_id: int, rank: int) -> str:

@@ -6,6 +6,9 @@
 - One session per request: the token lookup and the endpoint share it.
 - No pre-ping: a connection PostgreSQL closed is still never handed to a request.
 - `dcs api` with API_WORKERS=2 serves from two worker processes and stops them all on SIGTERM.
+- The leaderboard and the moderation log: Core rows straight into dicts serialized by
+  pydantic-core (the same bytes as the response models), the XP curve from a per-process cache,
+  and on PostgreSQL an autocommit session that refuses writes.
 """
 
 import asyncio
@@ -23,10 +26,18 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import event, text
+from pydantic import TypeAdapter
+from sqlalchemy import JSON, bindparam, event, select, text, update
 
 from api.app import create_app
-from api.auth import TokenCache, hash_token
+from api.auth import READ_ONLY_SESSION, TokenCache, hash_token
+from api.routers.leaderboard import LeaderboardItem, LeaderboardPage
+from api.routers.moderation import CaseOut, CasePage
+from domain.leveling import level_for_xp
+from storage.cases import list_cases, record_case
+from storage.levels import apply_xp_batch
+from storage.models import AuditLogEntry, ModerationCase
+from storage.servers import put_server_config
 from storage.tokens import find_token, revoke_token
 
 GUILD = 111111111111111111  # the token fixture's default server
@@ -357,3 +368,195 @@ async def test_dcs_api_serves_from_several_workers_and_stops_them(migrated_db, t
         if api.poll() is None:
             api.kill()
             api.wait()
+
+
+# --- the two polled read paths: Core rows, direct JSON, cached XP settings, autocommit ---------
+
+LEADERBOARD = f"/api/servers/{GUILD}/leaderboard"
+LOGS = f"/api/servers/{GUILD}/moderation/logs"
+T0 = datetime(2026, 11, 20, 18, 30, 0, 123456, tzinfo=UTC)
+
+
+class _Delta:
+    def __init__(self, user_id, xp):
+        self.guild_id, self.user_id, self.xp = GUILD, user_id, xp
+        self.messages, self.voice_minutes, self.last_active = user_id % 7, 0, T0
+
+
+async def _seed_levels(session_factory, count=30):
+    async with session_factory() as session, session.begin():
+        deltas = [_Delta(400_000_000_000_000_000 + i, (i % 5) * 700 + i) for i in range(count)]
+        await apply_xp_batch(session, deltas, level_of=lambda xp: xp // 100)
+
+
+async def _seed_cases(session_factory, count=12):
+    async with session_factory() as session, session.begin():
+        for n in range(count):
+            await record_case(
+                session,
+                guild_id=GUILD,
+                user_id=500 + n % 3,
+                moderator_id=None if n % 2 else 2**63 - 1 - n,
+                action=("warn", "timeout", "note")[n % 3],
+                reason=f'r\u00e9ason {n} "quoted" </script>',
+                source=("automod", "api")[n % 2],
+                source_key=f"perf:{n}",
+                evidence=None if n % 3 else {"excerpt": "h\u00e9llo", "score": 0.1 * n, "n": [n]},
+                rule=None if n % 4 else "spam",
+                points=n % 2,
+                workflow_id=None if n % 5 else f"wf-{n}",
+                created_at=T0 + timedelta(minutes=n),
+            )
+
+
+async def test_the_logs_body_is_the_models_serialization_byte_for_byte(api, token, session_factory):
+    await _seed_cases(session_factory)
+    headers = await token("viewer")
+    for limit, before, action in (
+        (5, None, None),
+        (50, None, None),
+        (5, 6, None),
+        (50, None, "warn"),
+    ):
+        params = {"limit": limit} | ({"before": before} if before else {})
+        resp = await api.get(
+            LOGS, headers=headers, params=params | ({"action": action} if action else {})
+        )
+        assert resp.status_code == 200 and resp.headers["content-type"] == "application/json"
+        async with session_factory() as session:
+            cases = await list_cases(
+                session, GUILD, action=action, before_case=before, limit=limit + 1
+            )
+        page = cases[:limit]
+        expected = CasePage(
+            items=[CaseOut.of(c) for c in page],
+            next_cursor=page[-1].case_number if len(cases) > limit else None,
+        )
+        assert resp.content == TypeAdapter(CasePage).dump_json(expected), params
+    assert resp.json()["items"][0]["evidence"] == {
+        "excerpt": "h\u00e9llo",
+        "score": 0.1 * 9,
+        "n": [9],
+    }
+
+
+async def test_the_leaderboard_body_is_the_models_serialization_byte_for_byte(
+    api, token, session_factory
+):
+    await _seed_levels(session_factory)
+    headers = await token("viewer")
+    cursor, rank, pages = None, 0, 0
+    while True:
+        params = {"limit": 7} | ({"cursor": cursor} if cursor else {})
+        resp = await api.get(LEADERBOARD, headers=headers, params=params)
+        assert resp.status_code == 200 and resp.headers["content-type"] == "application/json"
+        body = resp.json()
+        expected = LeaderboardPage(
+            items=[
+                LeaderboardItem(
+                    rank=rank + i,
+                    user_id=item["user_id"],
+                    xp=item["xp"],
+                    level=level_for_xp("mee6", item["xp"]),
+                    messages=int(item["user_id"]) % 7,
+                )
+                for i, item in enumerate(body["items"], start=1)
+            ],
+            next_cursor=body["next_cursor"],
+        )
+        assert resp.content == TypeAdapter(LeaderboardPage).dump_json(expected)
+        rank, cursor, pages = rank + len(body["items"]), body["next_cursor"], pages + 1
+        if cursor is None:
+            break
+    assert (rank, pages) == (30, 5)
+
+
+async def test_the_leaderboard_curve_is_cached_and_a_change_here_shows_at_once(
+    api, token, session_factory
+):
+    await _seed_levels(session_factory, count=3)
+    headers = await token("viewer")
+
+    async def levels():
+        resp = await api.get(LEADERBOARD, headers=headers)
+        assert resp.status_code == 200
+        return [(i["xp"], i["level"]) for i in resp.json()["items"]]
+
+    assert [level for xp, level in await levels()] == [
+        level_for_xp("mee6", xp) for xp, _ in await levels()
+    ]
+    with counted_statements(session_factory) as statements:
+        await levels()
+    assert not any("FROM servers" in s for s in statements), "the curve came from the cache"
+    # a change made in this process (the API's PUT /config, or put_server_config): at once
+    async with session_factory() as session, session.begin():
+        await put_server_config(
+            session, GUILD, {"xp": {"curve": "flat"}}, expected_version=None, changed_by="t"
+        )
+    assert [level for xp, level in await levels()] == [
+        level_for_xp("flat", xp) for xp, _ in await levels()
+    ]
+    # one made by another process (here: raw SQL, which this process cannot see) within the TTL
+    cache = api._transport.app.state.xp_settings_cache
+    async with session_factory() as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE servers SET config = :c, config_version = config_version + 1 WHERE id = :g"
+            ).bindparams(bindparam("c", type_=JSON)),
+            {"c": {"xp": {"curve": "linear"}}, "g": GUILD},
+        )
+    assert [level for xp, level in await levels()] == [
+        level_for_xp("flat", xp) for xp, _ in await levels()
+    ]
+    cache.ttl = 0.05
+    cache.clear()
+    await levels()  # read once more, now trusted for 50 ms
+    await asyncio.sleep(0.1)
+    linear = [level_for_xp("linear", xp) for xp, _ in await levels()]
+    assert [level for xp, level in await levels()] == linear
+    assert linear != [level_for_xp("flat", xp) for xp, _ in await levels()]
+
+
+async def test_polled_reads_run_in_autocommit_on_postgres_and_other_gets_do_not(
+    api, token, session_factory
+):
+    await _seed_cases(session_factory, count=2)
+    headers = await token("viewer")
+    engine = session_factory.kw["bind"].sync_engine
+    seen: list[tuple[str, object]] = []
+
+    def _note(conn, _cursor, statement, *_args):
+        seen.append((statement, conn.get_execution_options().get("isolation_level")))
+
+    event.listen(engine, "before_cursor_execute", _note)
+    try:
+        assert (await api.get(LOGS, headers=headers)).status_code == 200  # token read too
+        assert (await api.get(LOGS, headers=headers)).status_code == 200
+        assert (await api.get(LEADERBOARD, headers=headers)).status_code == 200
+        assert (await api.get(f"/api/servers/{GUILD}/config", headers=headers)).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", _note)
+    postgres = engine.dialect.name == "postgresql"
+    polled = [level for s, level in seen if "moderation_cases" in s or "user_levels" in s]
+    assert len(polled) == 3
+    # the first request read the token, which ends the transaction: its log read begins anew
+    assert polled == ([None, "AUTOCOMMIT", "AUTOCOMMIT"] if postgres else [None] * 3)
+    config_reads = [level for s, level in seen if "FROM servers" in s and "user_levels" not in s]
+    assert config_reads and None in config_reads
+    assert config_reads[-1] is None, "GET /config is not marked read-only: a normal transaction"
+
+
+async def test_a_read_only_session_refuses_writes(session_factory):
+    async with session_factory() as session:
+        session.info[READ_ONLY_SESSION] = True
+        with pytest.raises(RuntimeError, match="SELECTs only"):
+            await session.execute(text("UPDATE servers SET name = 'x'"))
+        with pytest.raises(RuntimeError, match="SELECTs only"):
+            await session.execute(
+                update(ModerationCase).where(ModerationCase.id == -1).values(points=3)
+            )
+        session.add(AuditLogEntry(guild_id=GUILD, actor="t", action="x"))
+        with pytest.raises(RuntimeError, match="cannot write"):
+            await session.flush()
+        await session.rollback()
+        assert (await session.execute(select(ModerationCase.id).limit(1))).all() is not None
