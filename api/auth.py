@@ -183,12 +183,11 @@ READ_ONLY_SESSION = "dcs_read_only"
 def read_only(endpoint: _Endpoint) -> _Endpoint:
     """Mark an endpoint whose request only ever reads (put it under `@router.get(...)`).
 
-    On PostgreSQL its session runs in autocommit: each SELECT is its own statement, with no
-    `BEGIN` before and no `ROLLBACK` at the close (two round trips of a request's ~1 ms of
-    database work). The statements of one request then do not share a snapshot, so mark only
-    endpoints whose answer does not depend on that. The session refuses any write (a flush or a
-    statement other than a SELECT) with a RuntimeError, so a later edit cannot autocommit half
-    of a change.
+    Its session refuses any write (a flush or a statement other than a SELECT) with a
+    RuntimeError. Such an endpoint's hot query may run outside any transaction
+    (`storage.direct_select.DirectSelect`: one SELECT on a pooled connection, no `BEGIN` or
+    `ROLLBACK`), so the statements of one request do not share a snapshot: mark only endpoints
+    whose answer does not depend on that.
     """
     setattr(endpoint, _READ_ONLY, True)
     return endpoint
@@ -209,15 +208,14 @@ def _refuse_writes(state: Any) -> None:
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's database session, shared by `authenticate` and the endpoint.
 
-    FastAPI resolves a dependency once per request, so a request opens one session, not two.
-    For an endpoint marked `read_only` on PostgreSQL, the session's connection is in autocommit.
+    FastAPI resolves a dependency once per request, so a request opens one session, not two,
+    and it takes a connection only when something uses it. An endpoint marked `read_only` gets
+    a session that refuses writes.
     """
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     async with sessions() as session:
         if getattr(request.scope.get("endpoint"), _READ_ONLY, False):
             session.info[READ_ONLY_SESSION] = True
-            if session.get_bind().dialect.name == "postgresql":
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -9,6 +10,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Integer, Select, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.direct_select import DirectSelect
 from storage.models import ModerationCase
 from storage.servers import allocate_case_number, lock_server
 from storage.types import as_utc
@@ -113,29 +115,93 @@ async def list_cases(
     """Cases newest first; pass the last page's smallest `case_number` as `before_case` for more.
 
     `since` is inclusive and `until` exclusive, both on `created_at`. A Core select of the
-    table's columns (no ORM identity map or instances): the API's log polls this on every
-    request, and the rows go straight into records. Column types (UTC datetimes, the evidence's
-    decryption) apply as with the ORM. Without filters the statement is built once (`_NEWEST`,
-    its SQL cache key computed once too); with filters it is built per call.
+    table's columns (no ORM identity map or instances), each row straight into a record. Column
+    types (UTC datetimes, the evidence's decryption) apply as with the ORM.
+    """
+    rows = await _newest_rows(
+        session,
+        _ALL,
+        _NEWEST,
+        guild_id,
+        limit,
+        user_id=user_id,
+        action=action,
+        source=source,
+        since=since,
+        until=until,
+        before_case=before_case,
+    )
+    return [CaseRecord(*row) for row in rows]
+
+
+LOG_FIELDS = (
+    "case_number",
+    "user_id",
+    "moderator_id",
+    "action",
+    "reason",
+    "rule",
+    "source",
+    "points",
+    "evidence",
+    "workflow_id",
+    "created_at",
+)
+"""The columns the API's moderation log shows, in its `CaseOut` field order."""
+
+
+async def case_log_rows(
+    session: AsyncSession,
+    guild_id: int,
+    *,
+    user_id: int | None = None,
+    action: str | None = None,
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_case: int | None = None,
+    limit: int = 50,
+) -> list[Sequence[Any]]:
+    """`list_cases` for the API's log: rows of `LOG_FIELDS` only, as tuples (no records).
+
+    Dashboards poll the log's first page, so that page skips the columns and the record objects
+    the API never shows (about a fifth of the request's CPU at 50 cases).
+    """
+    return await _newest_rows(
+        session,
+        _LOG,
+        _NEWEST_LOG,
+        guild_id,
+        limit,
+        user_id=user_id,
+        action=action,
+        source=source,
+        since=since,
+        until=until,
+        before_case=before_case,
+    )
+
+
+async def _newest_rows(
+    session: AsyncSession,
+    base: Select[Any],
+    unfiltered: DirectSelect,
+    guild_id: int,
+    limit: int,
+    **filters: Any,
+) -> list[Sequence[Any]]:
+    """Rows of `base` newest first.
+
+    Without filters the statement built once (`unfiltered`, run directly on asyncpg); with
+    filters one built per call, through the session.
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
     params = {"guild_id": guild_id, "limit": limit}
-    filters = (user_id, action, source, since, until, before_case)
-    if all(value is None for value in filters):
-        rows = await session.execute(_NEWEST, params)
-    else:
-        stmt = _filtered(
-            _ALL,
-            user_id=user_id,
-            action=action,
-            source=source,
-            since=since,
-            until=until,
-            before_case=before_case,
-        )
-        rows = await session.execute(_newest_first(stmt), params)
-    return [CaseRecord(*row) for row in rows]
+    if all(value is None for value in filters.values()):
+        return await unfiltered.rows(session, params)
+    stmt = _newest_first(_filtered(base, **filters))
+    return list(await session.execute(stmt, params))
 
 
 def _newest_first(stmt: _S) -> _S:
@@ -206,4 +272,6 @@ _RECORD_COLUMNS = tuple(_C[name] for name in CaseRecord.__dataclass_fields__)
 """The table's columns in `CaseRecord`'s field order: a Core row unpacks into a record as is
 (its datetimes are aware UTC already: `UTCDateTime` converts on read)."""
 _ALL = select(*_RECORD_COLUMNS).where(_C.guild_id == bindparam("guild_id"))
-_NEWEST = _newest_first(_ALL)
+_NEWEST = DirectSelect(_newest_first(_ALL))
+_LOG = select(*(_C[name] for name in LOG_FIELDS)).where(_C.guild_id == bindparam("guild_id"))
+_NEWEST_LOG = DirectSelect(_newest_first(_LOG))

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.direct_select import DirectSelect
 from storage.models import UserLevel
 from storage.servers import ensure_server_exists
 from storage.types import as_utc
@@ -366,23 +367,49 @@ async def leaderboard(
     After a cursor, the rest of its tie group and the members below it are two index ranges
     (a row comparison cannot mix DESC and ASC), merged in one statement.
     """
+    rows = await _board_rows(session, _LEVEL_COLUMNS, _FIRST_PAGE, guild_id, limit, after)
+    return [MemberLevel(*row) for row in rows]
+
+
+BOARD_FIELDS = ("user_id", "xp", "total_messages")
+"""The columns the API's leaderboard shows (the level comes from the XP)."""
+
+
+async def leaderboard_rows(
+    session: AsyncSession,
+    guild_id: int,
+    *,
+    limit: int = 25,
+    after: tuple[int, int] | None = None,
+) -> list[Sequence[Any]]:
+    """`leaderboard` for the API: rows of `BOARD_FIELDS` only, as tuples (no records)."""
+    return await _board_rows(session, _BOARD_COLUMNS, _FIRST_BOARD_PAGE, guild_id, limit, after)
+
+
+async def _board_rows(
+    session: AsyncSession,
+    columns: tuple[Any, ...],
+    first_page: DirectSelect,
+    guild_id: int,
+    limit: int,
+    after: tuple[int, int] | None,
+) -> list[Sequence[Any]]:
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
-    if after is None:  # the first page: a statement built once (its SQL cache key too)
-        rows = await session.execute(_FIRST_PAGE, {"guild_id": guild_id, "limit": limit})
-        return [MemberLevel(*row) for row in rows]
+    if after is None:  # the first page: a statement built once, run directly on asyncpg
+        return await first_page.rows(session, {"guild_id": guild_id, "limit": limit})
     xp, user_id = after
     ties = (
-        select(*_LEVEL_COLUMNS)
+        select(*columns)
         .where(_T.guild_id == guild_id, _T.xp == xp, _T.user_id > user_id)
         .order_by(_T.user_id)
         .limit(limit)
         .subquery()
     )
-    below = _ordered(select(*_LEVEL_COLUMNS).where(_T.guild_id == guild_id, _T.xp < xp))
+    below = _ordered(select(*columns).where(_T.guild_id == guild_id, _T.xp < xp))
     both = union_all(select(ties), select(below.limit(limit).subquery())).subquery()
     stmt = select(both).order_by(both.c.xp.desc(), both.c.user_id).limit(limit)
-    return [MemberLevel(*row) for row in await session.execute(stmt)]
+    return list(await session.execute(stmt))
 
 
 async def leaderboard_offset(
@@ -424,9 +451,18 @@ _LEVEL_COLUMNS = tuple(_T[name] for name in MemberLevel.__dataclass_fields__)
 """The table's columns in `MemberLevel`'s field order: a row of them unpacks into a record as is,
 cheaper than `_record`'s lookups by name (the leaderboard reads a page on every API request).
 Their datetimes are aware UTC already (`UTCDateTime` converts on read)."""
-_FIRST_PAGE = _ordered(select(*_LEVEL_COLUMNS).where(_T.guild_id == bindparam("guild_id"))).limit(
-    bindparam("limit", type_=Integer)
-)
+_BOARD_COLUMNS = tuple(_T[name] for name in BOARD_FIELDS)
+
+
+def _first_page(columns: tuple[Any, ...]) -> DirectSelect:
+    where = _T.guild_id == bindparam("guild_id")
+    return DirectSelect(
+        _ordered(select(*columns).where(where)).limit(bindparam("limit", type_=Integer))
+    )
+
+
+_FIRST_PAGE = _first_page(_LEVEL_COLUMNS)
+_FIRST_BOARD_PAGE = _first_page(_BOARD_COLUMNS)
 
 
 # --- CSV ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from api.errors import AUTHENTICATED, ApiError, error_responses
 from api.routers.users import level_of, xp_settings
 from api.xp_cache import XPSettingsCache
 from domain.leveling import level_for_xp
-from storage.levels import export_leaderboard_csv, import_levels_csv, leaderboard
+from storage.levels import export_leaderboard_csv, import_levels_csv, leaderboard_rows
 from storage.models import AuditLogEntry
 from storage.types import utcnow
 
@@ -84,22 +84,22 @@ async def get_leaderboard(
     # shows at most XP_SETTINGS_CACHE_SECONDS later).
     caller.require(server_id, "viewer")
     after, rank = _decode_cursor(cursor) if cursor else (None, 0)
-    rows = await leaderboard(session, server_id, limit=limit + 1, after=after)
+    rows = await leaderboard_rows(session, server_id, limit=limit + 1, after=after)
     xp = await _xp_settings_cache(request).get(session, server_id)
     curve, max_level = xp.curve, xp.max_level
     items = [
-        {
+        {  # a row is storage.levels.BOARD_FIELDS: (user_id, xp, total_messages)
             "rank": rank + offset,
-            "user_id": str(row.user_id),
-            "xp": row.xp,
-            "level": level_for_xp(curve, row.xp, max_level=max_level),
-            "messages": row.total_messages,
+            "user_id": str(user_id),
+            "xp": points,
+            "level": level_for_xp(curve, points, max_level=max_level),
+            "messages": messages,
         }
-        for offset, row in enumerate(rows[:limit], start=1)
+        for offset, (user_id, points, messages) in enumerate(rows[:limit], start=1)
     ]
     more = len(rows) > limit
     last = rows[limit - 1] if more else None
-    next_cursor = _encode_cursor(last.xp, last.user_id, rank + limit) if last else None
+    next_cursor = _encode_cursor(last[1], last[0], rank + limit) if last else None
     body = {"items": items, "next_cursor": next_cursor}
     return Response(to_json(body), media_type="application/json")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
@@ -22,7 +23,7 @@ from api.deps import CallerDep, SessionDep, TemporalDep, read_only
 from api.errors import AUTHENTICATED, ApiError, error_responses
 from dcs.server_config import ConfigError, parse_server_config
 from domain.cases import LiftRequest, Violation
-from storage.cases import CaseRecord, list_cases
+from storage.cases import CaseRecord, case_log_rows
 from storage.servers import get_server_config
 from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
 
@@ -97,7 +98,7 @@ async def moderation_logs(
     # serialization of the model gives, without 50 models built and validated a request.
     caller.require(server_id, "viewer")
     _in_utc_range(since=since, until=until)
-    cases = await list_cases(
+    rows = await case_log_rows(
         session,
         server_id,
         user_id=user_id,
@@ -108,27 +109,32 @@ async def moderation_logs(
         before_case=before,
         limit=limit + 1,
     )
-    page = cases[:limit]
-    next_cursor = page[-1].case_number if len(cases) > limit else None
-    body = {"items": [_case_out(c) for c in page], "next_cursor": next_cursor}
+    page = rows[:limit]
+    next_cursor = page[-1][0] if len(rows) > limit else None
+    body = {"items": [_case_out(row) for row in page], "next_cursor": next_cursor}
     return Response(to_json(body), media_type="application/json")
 
 
-def _case_out(case: CaseRecord) -> dict[str, Any]:
-    """`CaseOut.of(case)` as a dict, keys in the model's field order (tests hold them equal)."""
-    moderator_id = case.moderator_id
+def _case_out(row: Sequence[Any]) -> dict[str, Any]:
+    """`CaseOut` of a `case_log_rows` row as a dict, keys in the model's field order.
+
+    The row's columns are `storage.cases.LOG_FIELDS`, in the same order; tests hold the bytes
+    equal to the model's own serialization.
+    """
+    (case_number, user_id, moderator_id, action, reason, rule, source, points, evidence,
+     workflow_id, created_at) = row  # fmt: skip
     return {
-        "case_number": case.case_number,
-        "user_id": str(case.user_id),
+        "case_number": case_number,
+        "user_id": str(user_id),
         "moderator_id": str(moderator_id) if moderator_id is not None else None,
-        "action": case.action,
-        "reason": case.reason,
-        "rule": case.rule,
-        "source": case.source,
-        "points": case.points,
-        "evidence": case.evidence,
-        "workflow_id": case.workflow_id,
-        "created_at": case.created_at,
+        "action": action,
+        "reason": reason,
+        "rule": rule,
+        "source": source,
+        "points": points,
+        "evidence": evidence,
+        "workflow_id": workflow_id,
+        "created_at": created_at,
     }
 
 

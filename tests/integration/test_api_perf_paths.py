@@ -517,33 +517,39 @@ async def test_the_leaderboard_curve_is_cached_and_a_change_here_shows_at_once(
     assert linear != [level_for_xp("flat", xp) for xp, _ in await levels()]
 
 
-async def test_polled_reads_run_in_autocommit_on_postgres_and_other_gets_do_not(
-    api, token, session_factory
+async def test_polled_reads_send_no_begin_on_postgres_and_read_afresh_each_time(
+    api, token, session_factory, monkeypatch
 ):
+    """With the token and XP settings cached, a poll is one SELECT outside any transaction
+    (storage.direct_select), still reading the table every time; GET /config keeps a transaction.
+    """
+    if session_factory.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("the direct path is PostgreSQL's (SQLite goes through the session)")
     await _seed_cases(session_factory, count=2)
     headers = await token("viewer")
-    engine = session_factory.kw["bind"].sync_engine
-    seen: list[tuple[str, object]] = []
+    assert (await api.get(LOGS, headers=headers)).status_code == 200  # the token is cached
+    assert (await api.get(LEADERBOARD, headers=headers)).status_code == 200  # the XP settings
+    begins: list[object] = []
+    original = asyncpg.transaction.Transaction.start
 
-    def _note(conn, _cursor, statement, *_args):
-        seen.append((statement, conn.get_execution_options().get("isolation_level")))
+    async def start(self):
+        begins.append(self)
+        return await original(self)
 
-    event.listen(engine, "before_cursor_execute", _note)
-    try:
-        assert (await api.get(LOGS, headers=headers)).status_code == 200  # token read too
-        assert (await api.get(LOGS, headers=headers)).status_code == 200
-        assert (await api.get(LEADERBOARD, headers=headers)).status_code == 200
-        assert (await api.get(f"/api/servers/{GUILD}/config", headers=headers)).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", _note)
-    postgres = engine.dialect.name == "postgresql"
-    polled = [level for s, level in seen if "moderation_cases" in s or "user_levels" in s]
-    assert len(polled) == 3
-    # the first request read the token, which ends the transaction: its log read begins anew
-    assert polled == ([None, "AUTOCOMMIT", "AUTOCOMMIT"] if postgres else [None] * 3)
-    config_reads = [level for s, level in seen if "FROM servers" in s and "user_levels" not in s]
-    assert config_reads and None in config_reads
-    assert config_reads[-1] is None, "GET /config is not marked read-only: a normal transaction"
+    monkeypatch.setattr(asyncpg.transaction.Transaction, "start", start)
+    first = (await api.get(LOGS, headers=headers)).json()["items"]
+    async with session_factory() as session, session.begin():  # a case between two polls
+        await record_case(
+            session, guild_id=GUILD, user_id=9, action="warn", reason="new", source="api",
+            source_key="perf:between", created_at=T0 + timedelta(hours=1),
+        )  # fmt: skip
+    second = (await api.get(LOGS, headers=headers)).json()["items"]
+    assert (await api.get(LEADERBOARD, headers=headers)).status_code == 200
+    polled_begins = len(begins) - 1  # the seeding's own transaction
+    assert len(second) == len(first) + 1 and second[1:] == first
+    assert polled_begins == 0
+    assert (await api.get(f"/api/servers/{GUILD}/config", headers=headers)).status_code == 200
+    assert len(begins) > polled_begins + 1, "GET /config is not read-only: a normal transaction"
 
 
 async def test_a_read_only_session_refuses_writes(session_factory):
