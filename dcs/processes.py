@@ -26,7 +26,7 @@ from approvals.telegram_config import telegram_endpoint
 from dcs import metrics
 from dcs.settings import Settings
 from dcs.temporal import build_worker, connect, health_checker
-from gateway.bot import SuiteBot
+from gateway.bot import build_bot
 from gateway.http_interactions import start_relay
 from simulator import point_discord_py_at
 from storage.engine import create_engine, make_sessionmaker, upgrade_database_async
@@ -237,13 +237,21 @@ async def run_gateway(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     client = await connect(settings)
     _serve_metrics(settings.metrics_port_gateway, settings)
-    bot = SuiteBot(
+    bot = build_bot(
+        shard_count=settings.discord_shard_count,
+        shard_ids=settings.shard_ids,
         temporal=client,
         task_queue=settings.temporal_task_queue,
         sessions=make_sessionmaker(engine),
         sandbox=settings.sandbox,
         priority_dispatch=settings.gateway_priority_dispatch,
     )
+    if settings.discord_shard_count is not None:
+        log.info(
+            "gateway shards %s of %d",
+            settings.shard_ids or f"0-{settings.discord_shard_count - 1}",
+            settings.discord_shard_count,
+        )
     relay = await start_relay(bot, settings)  # Discord HTTP interactions, relayed by the API
     try:
         await bot.start(settings.bot_token)

@@ -140,6 +140,16 @@ class Settings(BaseSettings):
     )
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8765
+    discord_shard_count: int | None = Field(
+        default=None,
+        description="Total gateway shards of the bot across all gateway processes (unset: one "
+        "unsharded connection, fine up to Discord's 2,500 servers per shard).",
+    )
+    discord_shard_ids: str | None = Field(
+        default=None,
+        description='Shards this gateway process connects, "0,1" or "0-3" (unset: all of '
+        "DISCORD_SHARD_COUNT); needs DISCORD_SHARD_COUNT.",
+    )
     gateway_priority_dispatch: bool = Field(
         default=True,
         description="Queue messages ahead of reactions and voice when the gateway falls behind.",
@@ -234,6 +244,32 @@ class Settings(BaseSettings):
         raw = self.data_encryption_keys or self.data_encryption_key
         return parse_keys(raw.get_secret_value() if raw else None)
 
+    @field_validator("discord_shard_count", "discord_shard_ids", "telegram_chat_id", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _valid_shards(self) -> Settings:
+        """Refuse a shard layout discord.py would connect wrongly (or Discord would close)."""
+        count = self.discord_shard_count
+        if count is not None and count < 1:
+            raise ValueError(f"DISCORD_SHARD_COUNT must be at least 1, not {count}")
+        if self.discord_shard_ids is not None:
+            if count is None:
+                raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the total shards)")
+            parse_shard_ids(self.discord_shard_ids, count)
+        return self
+
+    @property
+    def shard_ids(self) -> list[int] | None:
+        """Shard ids of this process, ascending (None: unsharded, or every shard of the count)."""
+        if self.discord_shard_ids is None or self.discord_shard_count is None:
+            return None
+        return parse_shard_ids(self.discord_shard_ids, self.discord_shard_count)
+
     @model_validator(mode="after")
     def _telegram_pair(self) -> Settings:
         if (self.telegram_bot_token is None) != (self.telegram_chat_id is None):
@@ -281,6 +317,36 @@ class Settings(BaseSettings):
         if self.discord_bot_token is None:
             return "sandbox-token"
         return self.discord_bot_token.get_secret_value()
+
+
+def parse_shard_ids(spec: str, count: int) -> list[int]:
+    """DISCORD_SHARD_IDS ("0,1", "0-3", "0-1,4") as sorted ids, each in 0..count-1 and once.
+
+    Anything else raises ValueError with a message naming the variable and the bad part.
+    """
+    ids: list[int] = []
+    for part in spec.split(","):
+        item = part.strip()
+        first, dash, last = item.partition("-")
+        if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
+            raise ValueError(
+                f'DISCORD_SHARD_IDS: {item!r} is not a shard id or a range like "0-3"'
+                ' (expected e.g. "0,1" or "0-3")'
+            )
+        low = int(first)
+        high = int(last) if dash else low
+        if high < low:
+            raise ValueError(f"DISCORD_SHARD_IDS: range {item!r} runs backwards")
+        if high >= count:
+            raise ValueError(
+                f"DISCORD_SHARD_IDS: {item!r} names shard {high}, outside 0..{count - 1}"
+                f" (DISCORD_SHARD_COUNT={count})"
+            )
+        ids.extend(range(low, high + 1))
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"DISCORD_SHARD_IDS: shard ids {repeated} are listed more than once")
+    return sorted(ids)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -157,10 +157,16 @@ class SuiteBot(discord.Client):
             asyncio.create_task(self.faq.load_models()),  # in a thread; BM25 answers meanwhile
             asyncio.create_task(write_heartbeats(self.sessions, self.gateway_connected)),
         ]
+        if not self.publishes_commands():
+            return  # another shard group's process publishes them (one PUT, not one per group)
         try:
             await self.tree.sync()
         except discord.HTTPException:
             log.exception("could not sync slash commands; they keep their previous definitions")
+
+    def publishes_commands(self) -> bool:
+        """Whether this process publishes the global slash commands (unsharded: yes)."""
+        return True
 
     async def close(self) -> None:
         """Stop background work (the XP flusher writes what is pending), then disconnect."""
@@ -471,3 +477,34 @@ class SuiteBot(discord.Client):
                     log.info("reloaded config for guilds %s", changed)
             except Exception:
                 log.exception("config refresh failed")
+
+
+class ShardedSuiteBot(SuiteBot, discord.AutoShardedClient):
+    """The gateway process for a group of shards (DISCORD_SHARD_COUNT, DISCORD_SHARD_IDS).
+
+    Discord sends each guild's events on shard `(guild_id >> 22) % shard_count` only, so this
+    process sees, caches and acts on exactly the guilds of its shards; everything the fast path
+    keeps in memory (rules, spam and raid windows, XP cooldowns, invite snapshots) is per guild
+    and so lives in one process. Direct messages arrive on shard 0 only.
+    """
+
+    def publishes_commands(self) -> bool:
+        """The process with shard 0 publishes the global slash commands."""
+        return self.shard_ids is None or 0 in self.shard_ids
+
+
+def build_bot(
+    *,
+    shard_count: int | None = None,
+    shard_ids: list[int] | None = None,
+    **options: Any,
+) -> SuiteBot:
+    """The gateway's client: unsharded without a shard count, else the shards it names.
+
+    `shard_ids` None with a count connects every shard 0..count-1 from this one process.
+    """
+    if shard_count is None:
+        if shard_ids is not None:
+            raise ValueError("shard ids need a shard count")
+        return SuiteBot(**options)
+    return ShardedSuiteBot(shard_count=shard_count, shard_ids=shard_ids, **options)

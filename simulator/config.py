@@ -124,6 +124,8 @@ class SimulatorConfig:
     max_recorded_requests: int = 100_000
     seed_anchor: datetime | None = None
     """Fixed instant the seed world is dated from: the same ids on every start (sandbox mode)."""
+    recommended_shards: int | None = None
+    """``shards`` in ``GET /gateway/bot``; None: one per 1,000 of the bot's guilds, like Discord."""
 
 
 MUTED_DENY = int(

@@ -155,7 +155,7 @@ class GatewayHub:
         shard_id, shard_count = session.shard
         if guild_id and (guild_id >> 22) % shard_count != shard_id:
             return None
-        if not guild_id and shard_id != 0 and event != "INTERACTION_CREATE":
+        if not guild_id and shard_id != 0:  # Discord sends DMs, and their interactions, on shard 0
             return None
         channel_id = data.get("channel_id")
         if guild_id and channel_id and event != "INTERACTION_CREATE":

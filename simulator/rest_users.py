@@ -93,13 +93,21 @@ async def gateway(request: web.Request) -> web.Response:
     return ok({"url": sim_of(request).gateway_url})
 
 
+GUILDS_PER_RECOMMENDED_SHARD = 1000  # Discord recommends about one shard per 1,000 guilds
+
+
 @routes.get("/gateway/bot")
 async def gateway_bot(request: web.Request) -> web.Response:
     """Gateway URL, recommended shards and session start limits."""
+    sim = sim_of(request)
+    shards = sim.config.recommended_shards
+    if shards is None:
+        joined = sum(1 for g in sim.world.guilds.values() if sim.world.bot_id in g.members)
+        shards = max(1, -(-joined // GUILDS_PER_RECOMMENDED_SHARD))
     return ok(
         {
-            "url": sim_of(request).gateway_url,
-            "shards": 1,
+            "url": sim.gateway_url,
+            "shards": shards,
             "session_start_limit": {
                 "total": 1000,
                 "remaining": 999,
