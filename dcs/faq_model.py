@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import multiprocessing
 import os
 import tempfile
 import threading
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,6 @@ def _requantized(source: Path, cache_dir: Path) -> Path:
     file and the rename is atomic.
     """
     import onnxruntime as ort
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     stat = source.stat()
     key = f"{source}:{stat.st_size}:{stat.st_mtime_ns}:{ort.__version__}:{REQUANTIZED}"
@@ -63,7 +64,20 @@ def _requantized(source: Path, cache_dir: Path) -> Path:
     if target.exists():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_dir) as work:
+    # In a child process: the build is ~20 s of mostly Python (onnx graph edits) holding the GIL,
+    # which would starve the caller's event loop (the gateway's heartbeats) even from a thread.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+        child.submit(_build_requantized, source, target).result()
+    log.info("FAQ embedder: re-quantized MiniLM written to %s", target)
+    return target
+
+
+def _build_requantized(source: Path, target: Path) -> None:
+    """Write the re-quantized model to `target` (atomically: a temporary file, then a rename)."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
         folded = Path(work) / "float32.onnx"  # the dequantized weights folded into constants
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
@@ -79,8 +93,6 @@ def _requantized(source: Path, cache_dir: Path) -> Path:
             op_types_to_quantize=["MatMul"],
         )
         os.replace(built, target)
-    log.info("FAQ embedder: re-quantized MiniLM written to %s", target)
-    return target
 
 
 def model_path(cache_dir: Path | None) -> Path:
