@@ -1,9 +1,9 @@
 """The readiness checks, shared by `GET /health/ready` and the five-minute health-check schedule.
 
 Every check is cheap and bounded by CHECK_TIMEOUT_S: a `SELECT 1`, Temporal's GetSystemInfo, the
-gateway's heartbeat row, the AI configuration (paid APIs are never called from a probe: the
-health-check schedule records the worker's last AI outcome in a health mark instead), and a
-Telegram `getMe` whose answer is cached for TELEGRAM_CACHE_S.
+gateway processes' heartbeat rows (one per shard group), the AI configuration (paid APIs are
+never called from a probe: the health-check schedule records the worker's last AI outcome in a
+health mark instead), and a Telegram `getMe` whose answer is cached for TELEGRAM_CACHE_S.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from temporalio.client import Client
 
 from dcs import metrics
 from dcs.settings import Settings
-from domain.health import CheckResult, heartbeat_result
+from domain.health import CheckResult, gateway_result
 from storage.health import (
-    GATEWAY_KEY,
     alerted_checks,
     claim_alert,
     clear_alert,
+    gateway_marks,
     get_mark,
     put_mark,
 )
@@ -106,17 +106,17 @@ class HealthChecker:
         return CheckResult("temporal", "ok", _ms(start))
 
     async def gateway(self) -> CheckResult:
-        """The gateway's heartbeat row is fresh and says it is connected to Discord."""
+        """Every gateway process's heartbeat is fresh and connected (each shard id, when sharded).
+
+        The decision, including which shard layout is current, is `domain.health.gateway_result`.
+        """
         start = time.perf_counter()
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_S), self._sessions() as session:
-                mark = await get_mark(session, GATEWAY_KEY)
+                marks = await gateway_marks(session)
         except Exception as exc:
             return CheckResult("gateway", "error", _ms(start), _describe(exc))
-        now = datetime.now(UTC)
-        if mark is None:
-            return heartbeat_result(None, "", now, _ms(start))
-        return heartbeat_result(mark.at, mark.detail, now, _ms(start))
+        return gateway_result(marks, datetime.now(UTC), _ms(start))
 
     async def ai(self) -> CheckResult:
         """Providers configured, and the last AI failure the worker saw (no provider is called)."""

@@ -562,14 +562,19 @@ class SelfCheck:
     # -- Temporal and the server's workflows
     async def _gateway(self) -> Finding:
         result = await self._health.gateway()
+        sharded = result.detail.startswith(("connected: shards", "shards of"))
         if result.status == "ok":
+            if sharded:  # "connected: shards 0-3 of 4 (2 processes)"
+                shards = result.detail.removeprefix("connected: ")
+                return Finding("gateway", "ok", f"every gateway shard is connected ({shards})")
             return Finding("gateway", "ok", "the gateway process is connected to Discord")
-        return Finding(
-            "gateway",
-            "fail",
-            f"The gateway is not connected: {result.detail}",
-            "Start `dcs gateway` (or `dcs up`) and check its log.",
+        fix = (
+            "Start the gateway process of every shard group (`dcs gateway` with its "
+            "DISCORD_SHARD_COUNT and DISCORD_SHARD_IDS) and check its log."
+            if sharded
+            else "Start `dcs gateway` (or `dcs up`) and check its log."
         )
+        return Finding("gateway", "fail", f"The gateway is not connected: {result.detail}", fix)
 
     async def _temporal_checks(self, guild_id: int, records: ServerRecords | None) -> list[Finding]:
         result = await self._health.temporal()

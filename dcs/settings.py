@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, NonNegativeFloat, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +98,13 @@ class Settings(BaseSettings):
     interactions_relay_url: str | None = Field(
         default=None,
         description="Where the API reaches the relay (default http://RELAY_HOST:RELAY_PORT).",
+    )
+    interactions_relay_urls: str | None = Field(
+        default=None,
+        description="The relay of each gateway shard group, read by the API: "
+        '"0-1=http://gateway-0:8767,2-3=http://gateway-1:8767" (a guild\'s interactions go to '
+        "its shard's group, direct messages to shard 0's); needs DISCORD_SHARD_COUNT and must "
+        "cover every shard once. Replaces INTERACTIONS_RELAY_URL.",
     )
     webhooks_allow_private: bool = Field(
         default=False,
@@ -244,7 +254,13 @@ class Settings(BaseSettings):
         raw = self.data_encryption_keys or self.data_encryption_key
         return parse_keys(raw.get_secret_value() if raw else None)
 
-    @field_validator("discord_shard_count", "discord_shard_ids", "telegram_chat_id", mode="before")
+    @field_validator(
+        "discord_shard_count",
+        "discord_shard_ids",
+        "interactions_relay_urls",
+        "telegram_chat_id",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -261,6 +277,18 @@ class Settings(BaseSettings):
             if count is None:
                 raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the total shards)")
             parse_shard_ids(self.discord_shard_ids, count)
+        if self.interactions_relay_urls is not None:
+            if count is None:
+                raise ValueError(
+                    "INTERACTIONS_RELAY_URLS needs DISCORD_SHARD_COUNT (the total shards its "
+                    "groups cover)"
+                )
+            if self.interactions_relay_url:
+                raise ValueError(
+                    "set INTERACTIONS_RELAY_URLS (one relay per shard group) or "
+                    "INTERACTIONS_RELAY_URL (one gateway process), not both"
+                )
+            parse_relay_urls(self.interactions_relay_urls, count)
         return self
 
     @property
@@ -296,6 +324,13 @@ class Settings(BaseSettings):
         host = self.interactions_relay_host
         host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)  # noqa: S104
         return f"http://{host}:{self.interactions_relay_port}"
+
+    @property
+    def interactions_relay_routes(self) -> RelayRoutes | None:
+        """The relay of each shard group (INTERACTIONS_RELAY_URLS); None: one relay, or off."""
+        if self.interactions_relay_urls is None or self.discord_shard_count is None:
+            return None
+        return parse_relay_urls(self.interactions_relay_urls, self.discord_shard_count)
 
     @property
     def effective_discord_api_url(self) -> str:
@@ -347,6 +382,96 @@ def parse_shard_ids(spec: str, count: int) -> list[int]:
     if repeated:
         raise ValueError(f"DISCORD_SHARD_IDS: shard ids {repeated} are listed more than once")
     return sorted(ids)
+
+
+@dataclass(frozen=True)
+class RelayRoutes:
+    """Where the API relays an HTTP interaction: the relay URL of each shard, by shard id."""
+
+    urls: tuple[str, ...]
+
+    @property
+    def shard_count(self) -> int:
+        """DISCORD_SHARD_COUNT the routes were made for."""
+        return len(self.urls)
+
+    def shard_of(self, guild_id: int | None) -> int:
+        """The shard Discord delivers the guild's events on (direct messages: shard 0)."""
+        return 0 if guild_id is None else (guild_id >> 22) % self.shard_count
+
+    def url_for(self, guild_id: int | None) -> str:
+        """The relay of the process connected to the guild's shard."""
+        return self.urls[self.shard_of(guild_id)]
+
+
+_SHARD_RANGE = re.compile(r"\s*\d+\s*(?:-\s*\d+\s*)?")
+
+
+def _relay_url(shards: str, url: str) -> str:
+    """A relay base URL: http(s), a host, an optional port and path, nothing else.
+
+    Errors name the entry by its shards, never the URL (which might carry credentials).
+    """
+    where = f"INTERACTIONS_RELAY_URLS: the relay of shards {shards.strip()!r}"
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValueError(
+            f"{where} is not an http(s) URL with a host and a valid port"
+            ' (expected e.g. "0-1=http://gateway-0:8767")'
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"{where} has a query, fragment or credentials; a relay URL takes none")
+    return url.rstrip("/")
+
+
+def parse_relay_urls(spec: str, count: int) -> RelayRoutes:
+    """INTERACTIONS_RELAY_URLS ("0-1=http://gateway-0:8767,2-3=http://gateway-1:8767").
+
+    Comma-separated `SHARDS=URL` entries, SHARDS a shard id or a range "a-b" of 0..count-1 (give a
+    group with scattered shards one entry per range, with the same URL). Every shard must have
+    exactly one relay; anything else raises ValueError naming the variable and the problem.
+    """
+    owner: dict[int, str] = {}
+    for part in spec.split(","):
+        item = part.strip()
+        shards, eq, url = item.partition("=")
+        if not eq or not shards.strip() or not url.strip():
+            raise ValueError(
+                f'INTERACTIONS_RELAY_URLS: {item.partition("=")[0]!r} is not "SHARDS=URL": one '
+                "entry per shard id or range, comma-separated"
+                ' (expected e.g. "0-1=http://gateway-0:8767,2-3=http://gateway-1:8767")'
+            )
+        if not _SHARD_RANGE.fullmatch(shards):
+            raise ValueError(
+                f"INTERACTIONS_RELAY_URLS: {shards.strip()!r} is not a shard id or "
+                'a range like "0-1"'
+            )
+        try:
+            ids = parse_shard_ids(shards, count)
+        except ValueError as exc:
+            raise ValueError(
+                str(exc).replace("DISCORD_SHARD_IDS: ", "INTERACTIONS_RELAY_URLS: ", 1)
+            ) from None
+        base = _relay_url(shards, url.strip())
+        for shard in ids:
+            if shard in owner:
+                raise ValueError(
+                    f"INTERACTIONS_RELAY_URLS: shard {shard} is given two relays "
+                    f"({owner[shard]} and {base}); each shard belongs to one group"
+                )
+            owner[shard] = base
+    missing = [shard for shard in range(count) if shard not in owner]
+    if missing:
+        raise ValueError(
+            f"INTERACTIONS_RELAY_URLS: shards {missing} of {count} have no relay "
+            f"(DISCORD_SHARD_COUNT={count}: every shard 0..{count - 1} needs one)"
+        )
+    return RelayRoutes(tuple(owner[shard] for shard in range(count)))
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -8,6 +8,7 @@ and again only after it has recovered, so a five-minute schedule does not page e
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -51,6 +52,133 @@ def heartbeat_result(
     if detail != "connected":
         return CheckResult("gateway", "error", latency_ms, detail or "disconnected")
     return CheckResult("gateway", "ok", latency_ms, "connected")
+
+
+GATEWAY_MARK = "gateway"
+"""Key of the heartbeat of an unsharded gateway; a shard group's is `gateway:<count>:<ids>`."""
+
+
+def format_shard_ids(ids: Iterable[int]) -> str:
+    """Shard ids as compact ranges: [0, 1, 2, 5] → "0-2,5" (the DISCORD_SHARD_IDS syntax)."""
+    ordered = sorted(set(ids))
+    parts: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def gateway_mark_key(shard_count: int | None, shard_ids: Iterable[int] | None = None) -> str:
+    """The heartbeat key of one gateway process.
+
+    Unsharded (no count): `gateway`, as before shard groups existed. Sharded: `gateway:4:0-1`
+    for shards 0 and 1 of 4; `shard_ids` None means every shard of the count.
+    """
+    if shard_count is None:
+        return GATEWAY_MARK
+    if shard_count < 1:
+        raise ValueError(f"shard count must be at least 1, not {shard_count}")
+    ids = sorted(set(range(shard_count) if shard_ids is None else shard_ids))
+    if not ids or ids[0] < 0 or ids[-1] >= shard_count:
+        raise ValueError(f"shard ids {ids} are not within 0..{shard_count - 1}")
+    return f"{GATEWAY_MARK}:{shard_count}:{format_shard_ids(ids)}"
+
+
+def parse_gateway_mark_key(key: str) -> tuple[int, frozenset[int]] | None:
+    """(shard count, shard ids) of a shard group's heartbeat key; None for anything else."""
+    name, _, rest = key.partition(":")
+    count_text, _, ids_text = rest.partition(":")
+    if name != GATEWAY_MARK or not count_text.isdigit() or not ids_text:
+        return None
+    count = int(count_text)
+    ids: set[int] = set()
+    for part in ids_text.split(","):
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            return None
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first or last >= count:
+            return None
+        ids.update(range(first, last + 1))
+    return count, frozenset(ids)
+
+
+@dataclass(frozen=True)
+class GatewayMark:
+    """One gateway process's last heartbeat: its key, when, and "connected" or not."""
+
+    key: str
+    at: datetime
+    detail: str
+
+
+def _fresh(mark: GatewayMark, now: datetime) -> bool:
+    return now - mark.at <= HEARTBEAT_STALE_AFTER
+
+
+def _layout_of(mark: GatewayMark) -> int | None:
+    """The mark's shard count (None: unsharded); marks with a malformed key have no layout."""
+    parsed = parse_gateway_mark_key(mark.key)
+    return parsed[0] if parsed else None
+
+
+def gateway_result(
+    marks: Sequence[GatewayMark], now: datetime, latency_ms: float = 0.0
+) -> CheckResult:
+    """The gateway check from every gateway process's heartbeat.
+
+    The layout (unsharded, or a shard count) whose latest heartbeat is newest is the current one;
+    marks of any other layout are left over from before a re-shard and ignored. Unsharded, the one
+    `gateway` mark decides as `heartbeat_result` does. Sharded, every shard id 0..count-1 must be
+    covered by a fresh, connected mark; the detail names the shards missing (no group's mark
+    covers them), stale (their newest mark is older than HEARTBEAT_STALE_AFTER) or disconnected.
+    """
+    usable = [m for m in marks if m.key == GATEWAY_MARK or parse_gateway_mark_key(m.key)]
+    if not usable:
+        return heartbeat_result(None, "", now, latency_ms)
+    newest = max(usable, key=lambda m: m.at)
+    layout = _layout_of(newest)
+    if layout is None:
+        return heartbeat_result(newest.at, newest.detail, now, latency_ms)
+    groups: list[tuple[frozenset[int], GatewayMark]] = []
+    for mark in usable:
+        parsed = parse_gateway_mark_key(mark.key)
+        if parsed is not None and parsed[0] == layout:
+            groups.append((parsed[1], mark))
+    missing: list[int] = []
+    stale: dict[int, list[int]] = {}  # age in seconds → shards whose newest mark is that old
+    disconnected: list[int] = []
+    for shard in range(layout):
+        covering = [mark for ids, mark in groups if shard in ids]
+        if not covering:
+            missing.append(shard)
+            continue
+        fresh = [m for m in covering if _fresh(m, now)]
+        if any(m.detail == "connected" for m in fresh):
+            continue
+        if fresh:
+            disconnected.append(shard)
+        else:
+            age = int((now - max(m.at for m in covering)).total_seconds())
+            stale.setdefault(age, []).append(shard)
+    processes = sum(1 for _, m in groups if _fresh(m, now) and m.detail == "connected")
+    if not (missing or stale or disconnected):
+        plural = "es" if processes != 1 else ""
+        detail = f"connected: shards 0-{layout - 1} of {layout} ({processes} process{plural})"
+        return CheckResult("gateway", "ok", latency_ms, detail)
+    problems = []
+    if missing:
+        problems.append(f"missing {format_shard_ids(missing)} (no heartbeat)")
+    for age, shards in sorted(stale.items()):
+        problems.append(f"stale {format_shard_ids(shards)} (last heartbeat {age}s ago)")
+    if disconnected:
+        problems.append(f"disconnected {format_shard_ids(disconnected)}")
+    detail = f"shards of {layout}: " + "; ".join(problems)
+    return CheckResult("gateway", "error", latency_ms, detail)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from gateway.ticket_link import TicketLink
 from gateway.tiers import TierGuard
 from gateway.voice_xp import run_voice_ticker
 from storage import outbox
-from storage.health import write_heartbeats
+from storage.health import heartbeat_key, write_heartbeats
 from storage.levels import get_member_level, member_rank
 from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
 
@@ -155,7 +155,9 @@ class SuiteBot(discord.Client):
             asyncio.create_task(self.tickets.run()),
             asyncio.create_task(self.tiers.run()),
             asyncio.create_task(self.faq.load_models()),  # in a thread; BM25 answers meanwhile
-            asyncio.create_task(write_heartbeats(self.sessions, self.gateway_connected)),
+            asyncio.create_task(
+                write_heartbeats(self.sessions, self.gateway_connected, key=self.heartbeat_key())
+            ),
         ]
         if not self.publishes_commands():
             return  # another shard group's process publishes them (one PUT, not one per group)
@@ -163,6 +165,13 @@ class SuiteBot(discord.Client):
             await self.tree.sync()
         except discord.HTTPException:
             log.exception("could not sync slash commands; they keep their previous definitions")
+
+    def heartbeat_key(self) -> str:
+        """The heartbeat row of this process: `gateway`, or `gateway:4:0-1` for a shard group."""
+        ids: list[int] | None = getattr(self, "shard_ids", None)  # AutoShardedClient's
+        if ids is None and self.shard_id is not None:
+            ids = [self.shard_id]
+        return heartbeat_key(self.shard_count, ids)
 
     def publishes_commands(self) -> bool:
         """Whether this process publishes the global slash commands (unsharded: yes)."""

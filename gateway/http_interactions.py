@@ -4,7 +4,8 @@ With an Interactions Endpoint URL set, Discord POSTs commands, components, autoc
 submissions to the API (`POST /discord/webhook`) instead of sending INTERACTION_CREATE over the
 gateway. The handlers need the gateway's connection state (guild cache, the SuiteBot), so the API
 verifies the request and forwards it, byte for byte with Discord's signature headers, to this
-small server inside the gateway process (loopback by default). Here it is:
+small server inside the gateway process (loopback by default; with shard groups, one per group,
+the API picking the group of the guild's shard from INTERACTIONS_RELAY_URLS). Here it is:
 
 1. verified again with the application's public key (the port is never trusted on its own: only a
    body Discord signed in the last five minutes, and never the same interaction twice, is run);
@@ -269,6 +270,25 @@ def _message_parts(
     return None, [{"name": "payload_json", "value": discord.utils._to_json(data)}, *parts]
 
 
+def foreign_shard(bot: discord.Client, payload: dict[str, Any]) -> int | None:
+    """The interaction's shard when this process does not connect it, else None.
+
+    A shard group's process has only its own guilds (Discord sends a guild's events on shard
+    `(guild_id >> 22) % shard_count`, direct messages on shard 0); an interaction the API routed
+    here by mistake is refused (421) instead of running without its guild's state.
+    """
+    count = bot.shard_count
+    ids: list[int] | None = getattr(bot, "shard_ids", None)
+    if count is None or ids is None:
+        return None  # unsharded, or every shard in this process
+    guild_id = payload.get("guild_id")
+    try:
+        shard = (int(guild_id) >> 22) % count if guild_id is not None else 0
+    except (TypeError, ValueError):
+        return None
+    return None if shard in ids else shard
+
+
 class InteractionRelay:
     """The gateway's internal endpoint for interactions Discord sent to the API over HTTP."""
 
@@ -345,6 +365,18 @@ class InteractionRelay:
             return web.json_response({"error": "not an interaction"}, status=400)
         if kind not in (COMMAND, COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT):
             return web.json_response({"error": f"type {kind} is not relayed"}, status=400)
+        foreign = foreign_shard(self.bot, payload)
+        if foreign is not None:
+            self.refused += 1
+            log.warning(
+                "relayed interaction %s belongs to shard %s, which this gateway process does not "
+                "connect: check INTERACTIONS_RELAY_URLS on the API",
+                interaction_id,
+                foreign,
+            )
+            return web.json_response(
+                {"error": f"shard {foreign} is not connected by this gateway process"}, status=421
+            )
         if not self.replays.check_and_remember(f"id:{interaction_id}", now=now):
             self.refused += 1
             return web.json_response({"error": "replayed interaction"}, status=401)

@@ -7,8 +7,10 @@ otherwise, as Discord requires before it saves the URL. What is answered:
 - PING (type 1) → PONG, which is how Discord validates the URL;
 - commands, components, autocomplete and forms (types 2, 3, 4, 5) → relayed to the gateway process
   (`gateway.http_interactions`, INTERACTIONS_RELAY_*), whose discord.py handlers run them as if
-  they came over the gateway; their first response is this request's reply (a deferral when they
-  take longer than about two seconds, their answer following as an edit or follow-up);
+  they came over the gateway (with shard groups, INTERACTIONS_RELAY_URLS, the group connected to
+  the guild's shard `(guild_id >> 22) % DISCORD_SHARD_COUNT`; direct messages shard 0's); their
+  first response is this request's reply (a deferral when they take longer than about two
+  seconds, their answer following as an edit or follow-up);
 - the gateway down, starting or unreachable → an ephemeral message saying so (no suggestions for
   autocomplete), never a 5xx, counted in `dcs_http_interactions_total{outcome="gateway_down"}`.
 
@@ -24,7 +26,7 @@ import logging
 import ssl
 import time
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -39,6 +41,9 @@ from dcs.interaction_signature import (
     public_key_from_hex,
     verify_interaction,
 )
+
+if TYPE_CHECKING:
+    from dcs.settings import RelayRoutes
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["discord"])
@@ -129,17 +134,36 @@ async def discord_webhook(request: Request) -> JSONResponse:
     if kind == PING:
         return JSONResponse({"type": PONG})
     if kind in (COMMAND, COMPONENT, AUTOCOMPLETE, MODAL):
-        return JSONResponse(await _relay(request, body, kind, interaction_id))
+        return JSONResponse(await _relay(request, body, kind, payload))
     raise ApiError(400, "invalid_request", f"Unknown interaction type {kind!r}.")
 
 
-def _relay_base(request: Request) -> str | None:
-    """The gateway's relay (tests set app.state.interactions_relay_url; None: relay off)."""
+def _guild_id(payload: dict[str, Any]) -> int | None:
+    """The interaction's guild (None: a direct message, or no usable guild id)."""
+    raw = payload.get("guild_id")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _relay_base(request: Request, payload: dict[str, Any]) -> str | None:
+    """The relay of the gateway process connected to the interaction's guild (None: relay off).
+
+    With INTERACTIONS_RELAY_URLS (shard groups), the guild's shard `(guild_id >> 22) % count`
+    picks the group, and direct messages go to shard 0's; otherwise the one relay. Tests set
+    app.state.interactions_relay_url and, for groups, app.state.interactions_relay_routes.
+    """
     state = request.app.state
     if not hasattr(state, "interactions_relay_url"):
         from dcs.settings import Settings
 
-        state.interactions_relay_url = Settings().interactions_relay_base
+        settings = Settings()
+        state.interactions_relay_routes = settings.interactions_relay_routes
+        state.interactions_relay_url = settings.interactions_relay_base
+    routes: RelayRoutes | None = getattr(state, "interactions_relay_routes", None)
+    if routes is not None:
+        return routes.url_for(_guild_id(payload))
     base: str | None = state.interactions_relay_url
     return base
 
@@ -156,9 +180,11 @@ def _unanswered(kind: int, text: str) -> dict[str, Any]:
     return {"type": CHANNEL_MESSAGE, "data": {"content": text, "flags": EPHEMERAL}}
 
 
-async def _relay(request: Request, body: bytes, kind: int, interaction_id: str) -> dict[str, Any]:
-    """Hand the verified interaction to the gateway; its handler's first response is the reply."""
-    base = _relay_base(request)
+async def _relay(
+    request: Request, body: bytes, kind: int, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Hand the verified interaction to its gateway; its handler's first response is the reply."""
+    base = _relay_base(request, payload)
     if base is None:
         metrics.HTTP_INTERACTIONS.labels("off").inc()
         return _unanswered(kind, RELAY_OFF)
@@ -184,9 +210,11 @@ async def _relay(request: Request, body: bytes, kind: int, interaction_id: str) 
     except (httpx.HTTPError, ValueError) as exc:
         problem = type(exc).__name__
     log.warning(
-        "HTTP interaction %s (type %s) not relayed to the gateway: %s",
-        interaction_id,
+        "HTTP interaction %s (type %s, guild %s) not relayed to the gateway at %s: %s",
+        payload.get("id", ""),
         kind,
+        _guild_id(payload) or "none",
+        base,
         problem,
     )
     metrics.HTTP_INTERACTIONS.labels("gateway_down").inc()

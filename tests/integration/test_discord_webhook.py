@@ -1,10 +1,12 @@
 """POST /discord/webhook: Discord's signed HTTP interactions, refused with 401 unless genuine."""
 
+import contextlib
 import json
 import socket
 import time
 
 import pytest
+from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from prometheus_client import REGISTRY
@@ -145,3 +147,94 @@ def test_where_the_api_finds_the_gateway_relay(monkeypatch, tmp_path):
     assert load_settings(interactions_relay_port=0).interactions_relay_base is None
     remote = load_settings(interactions_relay_url="http://gateway:8767/")
     assert remote.interactions_relay_base == "http://gateway:8767"
+
+
+@contextlib.asynccontextmanager
+async def fake_relay(name):
+    """A gateway relay that records what reaches it and answers with its own name."""
+    seen: list[tuple[bytes, str]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append((await request.read(), request.headers.get("X-Signature-Ed25519", "")))
+        return web.json_response({"type": 4, "data": {"content": f"answered by {name}"}})
+
+    app = web.Application()
+    app.router.add_post("/interactions", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/", seen
+    finally:
+        await runner.cleanup()
+
+
+def guild_on_shard(shard: int, count: int = 4) -> int:
+    """A guild id whose events Discord sends on `shard` of `count`: (id >> 22) % count."""
+    guild_id = (1_700_000_000_000 << 22) | 4242
+    while (guild_id >> 22) % count != shard:
+        guild_id += 1 << 22
+    return guild_id
+
+
+async def test_interactions_are_relayed_to_the_shard_group_of_their_guild(
+    api, private_key, monkeypatch, tmp_path
+):
+    """INTERACTIONS_RELAY_URLS with DISCORD_SHARD_COUNT=4: shards 0-1 in group 0, 2-3 in group 1."""
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.delenv("INTERACTIONS_RELAY_URL", raising=False)
+    async with fake_relay("group 0") as (url0, group0), fake_relay("group 1") as (url1, group1):
+        monkeypatch.setenv("DISCORD_SHARD_COUNT", "4")
+        monkeypatch.setenv("INTERACTIONS_RELAY_URLS", f"0-1={url0},2-3={url1}")
+        state = api._transport.app.state
+        assert not hasattr(state, "interactions_relay_url")  # read from the settings on first use
+
+        async def send(interaction_id, guild_id=None):
+            payload = {"id": interaction_id, "type": 2, "data": {"name": "rank"}}
+            if guild_id is not None:
+                payload["guild_id"] = str(guild_id)
+            body, headers = signed(private_key, payload)
+            resp = await api.post(URL, content=body, headers=headers)
+            assert resp.status_code == 200, resp.text
+            return body, headers, resp.json()["data"]["content"]
+
+        before = relayed("answered")
+        # a guild of shard 3 reaches group 1's relay, byte for byte with Discord's signature
+        body, headers, answer = await send("31", guild_on_shard(3))
+        assert answer == "answered by group 1"
+        assert group1 == [(body, headers["X-Signature-Ed25519"])] and group0 == []
+        # shard 2: group 1 too; shards 0 and 1: group 0
+        assert (await send("32", guild_on_shard(2)))[2] == "answered by group 1"
+        assert (await send("33", guild_on_shard(1)))[2] == "answered by group 0"
+        assert (await send("34", guild_on_shard(0)))[2] == "answered by group 0"
+        # a direct message (no guild_id) arrives on shard 0: group 0
+        body, _, answer = await send("35")
+        assert answer == "answered by group 0" and group0[-1][0] == body
+        assert len(group0) == 3 and len(group1) == 2
+        assert relayed("answered") == before + 5
+        assert (
+            state.interactions_relay_routes.urls
+            == (url0.rstrip("/"),) * 2 + (url1.rstrip("/"),) * 2
+        )
+
+
+async def test_a_dead_shard_group_answers_its_guilds_with_the_gateway_down_message(
+    api, private_key
+):
+    from dcs.settings import parse_relay_urls
+
+    async with fake_relay("group 0") as (url0, group0):
+        state = api._transport.app.state
+        state.interactions_relay_url = None
+        dead = f"http://127.0.0.1:{closed_port()}"
+        state.interactions_relay_routes = parse_relay_urls(f"0-1={url0},2-3={dead}", 4)
+        before = relayed("gateway_down")
+        payload = {"id": "41", "type": 2, "guild_id": str(guild_on_shard(2)), "data": {}}
+        body, headers = signed(private_key, payload)
+        answer = (await api.post(URL, content=body, headers=headers)).json()
+        assert "gateway process is not connected" in answer["data"]["content"]
+        assert relayed("gateway_down") == before + 1
+        payload = {"id": "42", "type": 2, "guild_id": str(guild_on_shard(1)), "data": {}}
+        body, headers = signed(private_key, payload)
+        answer = (await api.post(URL, content=body, headers=headers)).json()
+        assert answer["data"]["content"] == "answered by group 0" and len(group0) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -205,3 +206,96 @@ async def trigger(client: Client) -> HealthCheckResult:
     )
     result: HealthCheckResult = await run.result()
     return result
+
+
+@contextlib.asynccontextmanager
+async def beating(sessions, key: str, connected=lambda: True):
+    """One gateway process's heartbeat writer (the gateway's own loop), beating every 50 ms."""
+    beats = asyncio.create_task(write_heartbeats(sessions, connected, every_s=0.05, key=key))
+    try:
+        yield
+    finally:
+        beats.cancel()
+        await asyncio.gather(beats, return_exceptions=True)
+
+
+async def _gateway_check(sessions, health: HealthChecker) -> dict[str, Any]:
+    resp = await ready(sessions, health)
+    assert resp.status_code == 200, resp.text  # the gateway is reported, not required
+    return by_name(resp)["gateway"]
+
+
+async def test_each_shard_group_beats_its_own_mark_and_a_dead_group_shows(
+    temporal_env, session_factory
+):
+    from dcs.self_check import SelfCheck
+    from gateway.bot import build_bot
+
+    options = {"temporal": temporal_env.client, "task_queue": "q", "sessions": session_factory}
+    keys = [
+        build_bot(shard_count=4, shard_ids=ids, sandbox=True, **options).heartbeat_key()
+        for ids in ([0, 1], [2, 3])
+    ]
+    assert keys == ["gateway:4:0-1", "gateway:4:2-3"]  # what each group's setup_hook writes
+    assert build_bot(sandbox=True, **options).heartbeat_key() == GATEWAY_KEY  # unsharded
+
+    health = checker(session_factory, temporal_env.client)
+    async with beating(session_factory, keys[0]):
+        async with beating(session_factory, keys[1]):
+            await eventually(lambda: _gateway_ok(health), timeout=5)
+            check = await _gateway_check(session_factory, health)
+            assert check["status"] == "ok"
+            assert check["detail"] == "connected: shards 0-3 of 4 (2 processes)"
+        # group 1 stopped beating: its last beat ages past the limit while group 0 goes on
+        async with session_factory() as session, session.begin():
+            await put_mark(session, keys[1], datetime.now(UTC) - timedelta(minutes=3), "connected")
+        check = await _gateway_check(session_factory, health)
+        assert check["status"] == "error"
+        stale = re.fullmatch(
+            r"shards of 4: stale 2-3 \(last heartbeat (\d+)s ago\)", check["detail"]
+        )
+        assert stale is not None and int(stale[1]) >= 180, check["detail"]
+        self_check = SelfCheck(health._settings, session_factory, health._temporal)
+        finding = await self_check._gateway()  # the self-check's gateway finding
+        assert finding.status == "fail" and "stale 2-3" in finding.detail
+        assert "DISCORD_SHARD_IDS" in finding.fix
+
+        # group 1 back but not connected to Discord; then connected again
+        async with beating(session_factory, keys[1], connected=lambda: False):
+            await eventually(
+                lambda: _gateway_detail(health, "shards of 4: disconnected 2-3"), timeout=5
+            )
+        async with beating(session_factory, keys[1]):
+            await eventually(lambda: _gateway_ok(health), timeout=5)
+            finding = await SelfCheck(
+                health._settings, session_factory, health._temporal
+            )._gateway()
+            assert finding.status == "ok" and "shards 0-3 of 4" in finding.detail
+
+
+async def test_a_group_that_never_beat_is_missing(temporal_env, session_factory):
+    health = checker(session_factory, temporal_env.client)
+    async with beating(session_factory, "gateway:4:0-1"):
+        await eventually(
+            lambda: _gateway_detail(health, "shards of 4: missing 2-3 (no heartbeat)"), timeout=5
+        )
+
+
+async def test_an_older_layouts_stale_rows_are_ignored(temporal_env, session_factory):
+    """Re-sharded from one process, then from 2 shards to 4: the old rows stay, stale, forever."""
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    async with session_factory() as session, session.begin():
+        await put_mark(session, GATEWAY_KEY, long_ago, "connected")
+        await put_mark(session, "gateway:2:0", long_ago, "connected")
+        await put_mark(session, "gateway:2:1", long_ago, "disconnected")
+    health = checker(session_factory, temporal_env.client)
+    assert (await health.gateway()).detail.startswith("last heartbeat")  # newest: still stale
+    async with beating(session_factory, "gateway:4:0-1"), beating(session_factory, "gateway:4:2-3"):
+        await eventually(lambda: _gateway_ok(health), timeout=5)
+        check = await _gateway_check(session_factory, health)
+        assert check["detail"] == "connected: shards 0-3 of 4 (2 processes)"
+
+
+async def _gateway_detail(health: HealthChecker, detail: str) -> bool:
+    result = await health.gateway()
+    return result.status == "error" and result.detail == detail

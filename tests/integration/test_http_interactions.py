@@ -14,6 +14,7 @@ import io
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -25,7 +26,9 @@ from discord import app_commands
 from prometheus_client import REGISTRY
 from support import eventually, running_bot
 
+from dcs.settings import parse_relay_urls
 from domain.faq import EntryDraft
+from gateway.bot import build_bot
 from gateway.faq import button_id
 from gateway.http_interactions import RELAY_PATH, InteractionRelay
 from simulator.interactions import (
@@ -35,6 +38,9 @@ from simulator.interactions import (
     interaction_payload,
     new_record,
 )
+from simulator.models import Channel, ChannelType, Guild, Member, Role
+from simulator.permissions import BOT_DEFAULT, DEFAULT_EVERYONE
+from simulator.testing import connected_client
 from storage import faq as store
 
 URL = "/discord/webhook"
@@ -319,3 +325,113 @@ async def test_forged_and_replayed_requests_never_reach_the_handlers(
             )
             assert again.status_code == 401  # the same interaction is run once
         assert discord_http.relay.received == 1 and discord_http.relay.refused == 2
+
+
+SHARDS = 2
+
+
+def add_guild_on_shard(world: Any, shard: int) -> tuple[Any, Any]:
+    """A guild Discord sends on `shard` of SHARDS, with a #general, the bot and alice."""
+    at = world.started_at - timedelta(days=50)
+    guild_id = world.new_id(at)
+    while (guild_id >> 22) % SHARDS != shard:  # the snowflake's timestamp picks the shard
+        at += timedelta(milliseconds=1)
+        guild_id = world.new_id(at)
+    owner = world.add_user(f"owner-{guild_id}", created_at=at - timedelta(days=900))
+    guild = Guild(id=guild_id, name=f"Shard {shard} guild", owner_id=owner.id, created_at=at)
+    world.guilds[guild_id] = guild
+    guild.roles[guild_id] = Role(guild_id, "@everyone", int(DEFAULT_EVERYONE), 0)
+    bot_role = Role(world.new_id(), "Community Suite", int(BOT_DEFAULT), 1, managed=True)
+    bot_role.bot_id = world.bot_id
+    guild.roles[bot_role.id] = bot_role
+    general = world.add_channel(
+        Channel(id=world.new_id(), type=ChannelType.GUILD_TEXT, guild_id=guild_id, name="general")
+    )
+    for user_id in (owner.id, world.member("alice")):
+        guild.members[user_id] = Member(user_id, guild_id, joined_at=at)
+    guild.members[world.bot_id] = Member(world.bot_id, guild_id, joined_at=at, roles=[bot_role.id])
+    return guild, general
+
+
+@contextlib.asynccontextmanager
+async def shard_group_with_relay(
+    sim: Any, shard: int, temporal_env: Any, sessions: Any, public: str
+) -> AsyncIterator[InteractionRelay]:
+    """One gateway process of shard `shard` of SHARDS, with its relay on a free loopback port."""
+    bot = build_bot(
+        shard_count=SHARDS,
+        shard_ids=[shard],
+        temporal=temporal_env.client,
+        task_queue=f"q-{uuid4()}",
+        sessions=sessions,
+        sandbox=True,
+        guild_ready_timeout=0.05,
+    )
+    async with connected_client(sim, client=bot):  # type: ignore[arg-type]
+        relay = InteractionRelay(bot, public, port=0)
+        await relay.start()
+        try:
+            yield relay
+        finally:
+            await relay.stop()
+
+
+async def test_each_guilds_interactions_reach_its_shard_groups_gateway(
+    temporal_env, session_factory, sim, api
+):
+    """Two gateway processes (shard 0 and shard 1 of 2), the API routing by INTERACTIONS_RELAY_URLS:
+    a command in a guild of shard 1 is answered by process 1's handlers, one of shard 0 by process
+    0's; an interaction relayed to the wrong process is refused there, never run without its guild.
+    """
+    world = sim.world
+    guilds = {(world.guild_id >> 22) % SHARDS: (world.guilds[world.guild_id], "general")}
+    other = 1 - next(iter(guilds))
+    guild, general = add_guild_on_shard(world, other)
+    guilds[other] = (guild, general.id)
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    app = api._transport.app
+    app.state.discord_public_key = public
+    sim.config.interaction_ack_timeout = 10.0  # as in http_discord: the harness's own slowness
+    async with (
+        shard_group_with_relay(sim, 0, temporal_env, session_factory, public) as relay0,
+        shard_group_with_relay(sim, 1, temporal_env, session_factory, public) as relay1,
+    ):
+        relays = {0: relay0, 1: relay1}
+        for shard, relay in relays.items():
+            mine = guilds[shard][0].id
+            await eventually(lambda b=relay.bot, g=mine: b.rules.get(g) is not None)
+            assert [g.id for g in relay.bot.guilds] == [mine]
+        app.state.interactions_relay_url = None
+        app.state.interactions_relay_routes = parse_relay_urls(
+            f"0={relay0.url},1={relay1.url}", SHARDS
+        )
+        http = HttpDiscord(sim, api, key, relay0)
+
+        def achievements(shard: int) -> InteractionRecord:
+            guild, channel = guilds[shard]
+            data = command_data(world, guild, "achievements", None)
+            return http._record(2, "alice", channel, data)
+
+        for shard in (1, 0):
+            before = {s: r.received for s, r in relays.items()}
+            resp = await http.send(achievements(shard))
+            assert resp.status_code == 200, resp.text
+            [embed] = resp.json()["data"]["embeds"]
+            assert embed["title"] == "Achievements · Alice"
+            assert relays[shard].received == before[shard] + 1, f"shard {shard}'s process ran it"
+            assert relays[1 - shard].received == before[1 - shard], "the other process ran it"
+
+        # the routes swapped by mistake: each process refuses the other's guild (421), and the
+        # member gets the "cannot answer right now" message instead of a handler without state
+        app.state.interactions_relay_routes = parse_relay_urls(
+            f"0={relay1.url},1={relay0.url}", SHARDS
+        )
+        received = (relay0.received, relay1.received)
+        refused = relay0.refused
+        gateway_down = relayed_count("gateway_down")
+        resp = await http.send(achievements(1))
+        assert "cannot answer right now" in resp.json()["data"]["content"]
+        assert (relay0.received, relay1.received) == received
+        assert relay0.refused == refused + 1
+        assert relayed_count("gateway_down") == gateway_down + 1

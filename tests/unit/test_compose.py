@@ -22,7 +22,7 @@ import jsonschema_rs
 import pytest
 import yaml
 
-from dcs.settings import Settings, parse_shard_ids
+from dcs.settings import Settings, parse_relay_urls, parse_shard_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -223,6 +223,53 @@ def shard_problems(compose: dict[str, Any]) -> list[str]:
     return problems
 
 
+def relay_problems(compose: dict[str, Any]) -> list[str]:
+    """The api relays each shard's HTTP interactions to the gateway service that connects it.
+
+    Its INTERACTIONS_RELAY_URLS must be valid for the gateways' DISCORD_SHARD_COUNT, and each
+    shard's URL must name the service connecting that shard and the port its relay listens on.
+    """
+    services = suite_services(compose)
+    apis = {n: environment(s) for n, s in services.items() if s.get("command") == ["dcs", "api"]}
+    gateways = {
+        n: environment(s) for n, s in services.items() if s.get("command") == ["dcs", "gateway"]
+    }
+    problems = []
+    for api_name, env in sorted(apis.items()):
+        spec = env.get("INTERACTIONS_RELAY_URLS")
+        if not spec:
+            if len(gateways) > 1:
+                problems.append(f"service {api_name!r} has no INTERACTIONS_RELAY_URLS")
+            continue
+        counts = {g.get("DISCORD_SHARD_COUNT") for g in gateways.values()}
+        if counts != {env.get("DISCORD_SHARD_COUNT")}:
+            problems.append(
+                f"service {api_name!r}: DISCORD_SHARD_COUNT {env.get('DISCORD_SHARD_COUNT')!r} "
+                f"is not the gateways' {sorted(map(str, counts))}"
+            )
+            continue
+        count = int(env["DISCORD_SHARD_COUNT"])
+        try:
+            routes = parse_relay_urls(spec, count)
+        except ValueError as exc:
+            problems.append(f"service {api_name!r}: {exc}")
+            continue
+        for name, g in sorted(gateways.items()):
+            ids = parse_shard_ids(g["DISCORD_SHARD_IDS"], count)
+            expected = f"http://{name}:{g.get('INTERACTIONS_RELAY_PORT', '8767')}"
+            if g.get("INTERACTIONS_RELAY_PORT") == "0":
+                problems.append(f"service {name!r}: its relay is off (INTERACTIONS_RELAY_PORT=0)")
+            if g.get("INTERACTIONS_RELAY_HOST") in (None, "127.0.0.1", "localhost", "::1"):
+                problems.append(f"service {name!r}: its relay listens on loopback only")
+            problems += [
+                f"service {api_name!r} relays shard {shard} to {routes.urls[shard]}, "
+                f"but {name!r} connects it at {expected}"
+                for shard in ids
+                if routes.urls[shard] != expected
+            ]
+    return problems
+
+
 def pinned_image_problems(compose: dict[str, Any]) -> list[str]:
     problems = []
     for name, service in compose["services"].items():
@@ -259,6 +306,7 @@ def test_compose_file_is_valid_against_the_compose_specification():
         setting_problems,
         dependency_problems,
         shard_problems,
+        relay_problems,
         pinned_image_problems,
     ],
 )
@@ -321,6 +369,14 @@ def test_each_check_catches_its_mistake():
     def other_count(s):
         s["gateway-1"]["environment"]["DISCORD_SHARD_COUNT"] = "8"
 
+    def relay_to_wrong_group(s):
+        s["api"]["environment"]["INTERACTIONS_RELAY_URLS"] = (
+            "0-2=http://gateway-0:8767,3=http://gateway-1:8767"
+        )
+
+    def relay_off(s):
+        s["gateway-1"]["environment"]["INTERACTIONS_RELAY_PORT"] = "0"
+
     def unpinned(s):
         s["temporal-ui"]["image"] = "temporalio/ui"
 
@@ -341,6 +397,12 @@ def test_each_check_catches_its_mistake():
         (shard_problems, overlapping, "shard 1 is connected by ['gateway-0', 'gateway-1']"),
         (shard_problems, gap, "shards [2] of 4 are connected by no gateway service"),
         (shard_problems, other_count, "disagree on DISCORD_SHARD_COUNT"),
+        (
+            relay_problems,
+            relay_to_wrong_group,
+            "relays shard 2 to http://gateway-0:8767, but 'gateway-1' connects it",
+        ),
+        (relay_problems, relay_off, "'gateway-1': its relay is off"),
         (pinned_image_problems, unpinned, "'temporalio/ui': pin a version tag"),
         (schema_problems, not_compose, "restart_policy"),
     ]
