@@ -20,11 +20,12 @@ run: install  ## migrate and start Temporal, worker, API and gateway (sandbox wi
 demo: install  ## a short scripted scenario against the sandbox
 	$(VENV)/bin/dcs demo
 
-test: install  ## the full suite, slow end-to-end tests included
-	$(PY) -m pytest -q
+TEST_WORKERS ?= 2
+test: install  ## the full suite, slow end-to-end tests included, in TEST_WORKERS processes
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check .
