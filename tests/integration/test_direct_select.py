@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import bindparam, event, select, text
+from sqlalchemy import bindparam, delete, event, select, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -147,7 +147,7 @@ async def test_an_observed_engine_sees_the_statement(session_factory, monkeypatc
 
 def test_only_plain_selects_are_accepted():
     with pytest.raises(TypeError, match="SELECT"):
-        DirectSelect(ModerationCase.__table__.delete())  # type: ignore[arg-type]
+        DirectSelect(delete(ModerationCase))  # type: ignore[arg-type]
     expanding = DirectSelect(
         select(ModerationCase.id).where(ModerationCase.id.in_(bindparam("ids", expanding=True)))
     )
