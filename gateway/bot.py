@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.common import Priority
 
 from dcs import metrics
+from dcs.self_check import SelfCheck
 from dcs.server_config import ServerConfig, default_server_config
 from domain.analytics import JOINS, LEAVES, MESSAGES
 from domain.automod import MessageSnapshot
@@ -74,6 +75,7 @@ class SuiteBot(discord.Client):
         self.task_queue = task_queue
         self.sandbox = sandbox
         self.sessions = sessions
+        self.self_check: SelfCheck | None = None
         self.rules = RulesCache(sessions)
         self.engagement = EngagementService(sessions, self._config_of, self._on_earned)
         self.analytics = AnalyticsCounters(sessions)  # messages, joins, leaves, FAQ hits
@@ -135,6 +137,17 @@ class SuiteBot(discord.Client):
             await super()._run_event(coro, event_name, *args, **kwargs)
         if self.dispatcher.running:
             metrics.EVENT_BACKLOG.set(self.dispatcher.backlog())
+
+    def self_checker(self) -> SelfCheck:
+        """The /selfcheck service, built on first use from the settings (tests set their own)."""
+        if self.self_check is None:
+            from dcs.settings import load_settings
+
+            async def temporal() -> Client:
+                return self.temporal
+
+            self.self_check = SelfCheck(load_settings(), self.sessions, temporal)
+        return self.self_check
 
     def gateway_connected(self) -> bool:
         """Logged in with a live gateway session (the heartbeat the health checks read)."""

@@ -13,6 +13,7 @@ from gateway.commands import (
     moderation,
     raid,
     report,
+    selfcheck,
     tickets,
     verification,
 )
@@ -31,6 +32,7 @@ def register(tree: app_commands.CommandTree) -> None:
         announcements,
         faq,
         tickets,
+        selfcheck,
     ):
         for command in module.COMMANDS:
             tree.add_command(command)

@@ -13,6 +13,7 @@ import pytest
 from support import eventually, running_bot
 
 from api.app import create_app
+from dcs.self_check import SelfCheck
 from dcs.settings import load_settings
 from simulator.ai_providers import AIProviderSimulator
 from simulator.permissions import Perm
@@ -201,3 +202,45 @@ async def test_dcs_selfcheck_prints_the_report(sim, telegram, ai, migrated_db, c
     assert "FAIL  temporal" in out and "fix: Check TEMPORAL_ADDRESS" in out
     assert "ok    permission:ban_members" in out
     assert "WARN  config: The server has never been configured" in out
+
+
+async def test_the_selfcheck_slash_command_answers_managers_only(
+    sim, telegram, ai, temporal_env, task_queue, session_factory
+):
+    """/selfcheck runs the same check in Discord: an ephemeral embed, problems first with fixes."""
+    async with running_bot(
+        sim, temporal_env.client, task_queue, session_factory, config=_config(sim)
+    ) as bot:
+
+        async def temporal():
+            return temporal_env.client
+
+        bot.self_check = SelfCheck(_settings(sim, telegram, ai), session_factory, temporal)
+        beats = asyncio.create_task(write_heartbeats(session_factory, bot.gateway_connected, 0.05))
+        try:
+            await eventually(lambda: _connected(session_factory))
+            denied = await sim.invoke_slash_command("selfcheck", "alice")
+            assert "Manage Server" in str(await denied.wait_response())
+
+            async def answer(record):
+                await record.wait_response()
+                original = record.describe(sim.world)["original_message"]
+                return original if original and original["embeds"] else None
+
+            record = await sim.invoke_slash_command("selfcheck", "owner")
+            ok = await eventually(lambda: answer(record), timeout=20)
+            assert ok["flags"] & 64  # only the caller sees it
+            [embed] = ok["embeds"]
+            assert embed["title"] == "Self-check: OK"
+            assert "✅ **channel:mod-log**" in embed["description"]
+            assert embed["footer"]["text"].startswith("0 failing, 0 warnings")
+
+            await sim.delete_channel_as("mod-log", by="owner")
+            record = await sim.invoke_slash_command("selfcheck", "owner")
+            failed = (await eventually(lambda: answer(record), timeout=20))["embeds"][0]
+            assert failed["title"] == "Self-check: FAIL"
+            first = failed["description"].splitlines()[0]
+            assert first.startswith("❌ **channel:mod-log**"), failed["description"]
+            assert "↳" in failed["description"]  # the fix under it
+        finally:
+            beats.cancel()
