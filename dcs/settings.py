@@ -384,6 +384,11 @@ def parse_shard_ids(spec: str, count: int) -> list[int]:
     return sorted(ids)
 
 
+def shard_of(guild_id: int | None, shard_count: int) -> int:
+    """The shard Discord delivers a guild's events on; direct messages (no guild) come on 0."""
+    return 0 if guild_id is None else (guild_id >> 22) % shard_count
+
+
 @dataclass(frozen=True)
 class RelayRoutes:
     """Where the API relays an HTTP interaction: the relay URL of each shard, by shard id."""
@@ -397,7 +402,7 @@ class RelayRoutes:
 
     def shard_of(self, guild_id: int | None) -> int:
         """The shard Discord delivers the guild's events on (direct messages: shard 0)."""
-        return 0 if guild_id is None else (guild_id >> 22) % self.shard_count
+        return shard_of(guild_id, self.shard_count)
 
     def url_for(self, guild_id: int | None) -> str:
         """The relay of the process connected to the guild's shard."""

@@ -51,6 +51,7 @@ from dcs.interaction_signature import (
     public_key_from_hex,
     verify_interaction,
 )
+from dcs.settings import shard_of
 
 if TYPE_CHECKING:
     from dcs.settings import Settings
@@ -283,7 +284,7 @@ def foreign_shard(bot: discord.Client, payload: dict[str, Any]) -> int | None:
         return None  # unsharded, or every shard in this process
     guild_id = payload.get("guild_id")
     try:
-        shard = (int(guild_id) >> 22) % count if guild_id is not None else 0
+        shard = shard_of(int(guild_id) if guild_id is not None else None, count)
     except (TypeError, ValueError):
         return None
     return None if shard in ids else shard

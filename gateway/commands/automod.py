@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 
 from dcs.automod_check import compile_dry_run, describe_result, judge_texts
-from gateway.commands.context import suite_bot
+from gateway.commands.context import refused_without_manage_guild, suite_bot
 
 automod_group = app_commands.Group(
     name="automod",
@@ -25,9 +25,7 @@ async def automod_test(
 ) -> None:
     """Reply (only to the caller) with what the rules would do and the local model's score."""
     assert interaction.guild is not None
-    actor = interaction.user
-    if not isinstance(actor, discord.Member) or not actor.guild_permissions.manage_guild:
-        await interaction.response.send_message("You need Manage Server for that.", ephemeral=True)
+    if await refused_without_manage_guild(interaction):
         return
     bot = suite_bot(interaction)
     guild_id = interaction.guild.id

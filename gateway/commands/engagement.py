@@ -12,6 +12,7 @@ from discord import app_commands
 from dcs.engagement import achievement_rules, counters_of
 from domain.leveling import progress
 from gateway.commands.context import guild_of as _guild
+from gateway.commands.context import refused_without_manage_guild
 from gateway.commands.context import suite_bot as _bot
 from gateway.rank_card import RankCard, render_rank_card
 from storage.achievements import list_achievements
@@ -136,9 +137,7 @@ async def _change_xp(
     interaction: discord.Interaction, member: discord.Member, delta: int | None
 ) -> None:
     bot, guild = _bot(interaction), _guild(interaction)
-    actor = cast("discord.Member", interaction.user)
-    if not actor.guild_permissions.manage_guild:
-        await interaction.response.send_message("You need Manage Server for that.", ephemeral=True)
+    if await refused_without_manage_guild(interaction):
         return
     await bot.engagement.flush()
     async with bot.sessions() as session, session.begin():

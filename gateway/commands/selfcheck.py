@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 
 from domain.self_check import Finding, Report
-from gateway.commands.context import suite_bot
+from gateway.commands.context import refused_without_manage_guild, suite_bot
 
 COLOURS = {"ok": 0x2ECC71, "warn": 0xF1C40F, "fail": 0xE74C3C}
 MARKS = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
@@ -25,9 +25,7 @@ DESCRIPTION_LIMIT = 4096
 async def selfcheck(interaction: discord.Interaction) -> None:
     """Reply (only to the caller) with every check, the problems first, each with its fix."""
     assert interaction.guild is not None
-    actor = interaction.user
-    if not isinstance(actor, discord.Member) or not actor.guild_permissions.manage_guild:
-        await interaction.response.send_message("You need Manage Server for that.", ephemeral=True)
+    if await refused_without_manage_guild(interaction):
         return
     bot = suite_bot(interaction)
     await interaction.response.defer(ephemeral=True, thinking=True)
