@@ -23,7 +23,7 @@ from api.deps import CallerDep, SessionDep, TemporalDep, read_only
 from api.errors import AUTHENTICATED, ApiError, error_responses
 from dcs.server_config import ConfigError, parse_server_config
 from domain.cases import LiftRequest, Violation
-from storage.cases import CaseRecord, case_log_rows
+from storage.cases import case_log_rows
 from storage.servers import get_server_config
 from workflows.moderation import ModerationInput, ModerationWorkflow, moderation_workflow_id
 
@@ -40,6 +40,7 @@ class CaseOut(BaseModel):
     """One numbered moderation case."""
 
     case_number: int
+    # snowflakes go out as strings: JavaScript clients lose precision on 64-bit integers
     user_id: str
     moderator_id: str | None
     action: str
@@ -50,23 +51,6 @@ class CaseOut(BaseModel):
     evidence: dict[str, Any] | None
     workflow_id: str | None
     created_at: datetime
-
-    @classmethod
-    def of(cls, case: CaseRecord) -> CaseOut:
-        """Snowflakes go out as strings: JavaScript clients lose precision on 64-bit ints."""
-        return cls(
-            case_number=case.case_number,
-            user_id=str(case.user_id),
-            moderator_id=str(case.moderator_id) if case.moderator_id is not None else None,
-            action=case.action,
-            reason=case.reason,
-            rule=case.rule,
-            source=case.source,
-            points=case.points,
-            evidence=case.evidence,
-            workflow_id=case.workflow_id,
-            created_at=case.created_at,
-        )
 
 
 class CasePage(BaseModel):
