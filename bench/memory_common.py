@@ -117,35 +117,22 @@ ROLES = ("Muted", "Member", "Moderator")
 
 def add_guild(sim: Any, name: str, members: int, now: datetime | None = None) -> BuiltGuild:
     """Add a guild like the sandbox's (roles, text channels, a category) with its own owner,
-    `members` members and the bot, straight into the simulator's world (before the gateway
-    connects, so it arrives in GUILD_CREATE)."""
-    from simulator.models import Channel, ChannelType, Guild, Member, Overwrite, Role
+    `members` members and the bot, straight into the simulator's world (`World.add_guild`;
+    before the gateway connects, so it arrives in GUILD_CREATE)."""
+    from simulator.models import Channel, ChannelType, Member, Overwrite, Role
     from simulator.permissions import MODERATOR, Perm
 
     world = sim.world
     now = now or datetime.now(UTC)
-    seed = world.guilds[world.guild_id]
     created = now - timedelta(days=400)
-    owner = world.add_user(f"{name}-owner", created_at=now - timedelta(days=1500))
-    guild = Guild(id=world.new_id(created), name=name, owner_id=owner.id, created_at=created)
-    world.guilds[guild.id] = guild
-    guild.roles[guild.id] = Role(guild.id, "@everyone", seed.roles[seed.id].permissions, 0)
+    guild = world.add_guild(name, created_at=created, bot_role_position=len(ROLES) + 1)
+    mine = next(r for r in guild.roles.values() if r.bot_id == world.bot_id)
     roles: dict[str, int] = {}
     perms = {"Moderator": int(MODERATOR)}
     for position, role_name in enumerate(ROLES, start=1):
         role = Role(world.new_id(created), role_name, perms.get(role_name, 0), position)
         guild.roles[role.id] = role
         roles[role_name] = role.id
-    bot_role = next(r for r in seed.roles.values() if r.bot_id == world.bot_id)
-    mine = Role(
-        world.new_id(created),
-        bot_role.name,
-        bot_role.permissions,
-        len(ROLES) + 1,
-        managed=True,
-        bot_id=world.bot_id,
-    )
-    guild.roles[mine.id] = mine
     category = world.add_channel(
         Channel(world.new_id(created), ChannelType.GUILD_CATEGORY, guild.id, "Community")
     )
@@ -169,10 +156,6 @@ def add_guild(sim: Any, name: str, members: int, now: datetime | None = None) ->
         )
         channels[channel_name] = world.add_channel(channel).id
     guild.system_channel_id = channels["welcome"]
-    guild.members[owner.id] = Member(owner.id, guild.id, joined_at=created)
-    guild.members[world.bot_id] = Member(
-        world.bot_id, guild.id, joined_at=now - timedelta(days=200), roles=[mine.id]
-    )
     ids: list[int] = []
     for i in range(members):
         user = world.add_user(f"{name}-m{i}", created_at=now - timedelta(days=300 + i % 900))
@@ -181,4 +164,4 @@ def add_guild(sim: Any, name: str, members: int, now: datetime | None = None) ->
             user.id, guild.id, joined_at=now - timedelta(days=10 + i % 200), roles=member_roles
         )
         ids.append(user.id)
-    return BuiltGuild(guild.id, owner.id, channels, roles, ids)
+    return BuiltGuild(guild.id, guild.owner_id, channels, roles, ids)

@@ -220,6 +220,46 @@ class World:
         self._user_names.setdefault(username, user.id)
         return user
 
+    def add_guild(
+        self,
+        name: str,
+        *,
+        created_at: datetime | None = None,
+        shard: tuple[int, int] | None = None,
+        bot_role_position: int = 1,
+    ) -> Guild:
+        """Another guild with the bot in it; callers add its channels, roles and members.
+
+        @everyone and the bot's managed role are the seed's; the owner is a user of its own and,
+        like the bot, a member.
+        ``shard`` = (id, count) picks a creation time (a millisecond at a time) whose snowflake
+        Discord would deliver on that shard. Add guilds before the bot connects: they arrive in
+        its READY/GUILD_CREATE like the seeded one.
+        """
+        spec = self.config.seed
+        at = created_at or utcnow()
+        guild_id = self.new_id(at)
+        while shard is not None and (guild_id >> 22) % shard[1] != shard[0]:
+            at += timedelta(milliseconds=1)
+            guild_id = self.new_id(at)
+        owner = self.add_user(f"owner-{guild_id}", created_at=at - timedelta(days=900))
+        guild = Guild(id=guild_id, name=name, owner_id=owner.id, created_at=at)
+        self.guilds[guild_id] = guild
+        guild.roles[guild_id] = Role(guild_id, "@everyone", spec.everyone_permissions, 0)
+        bot_role = Role(
+            self.new_id(at),
+            spec.bot_global_name,
+            spec.bot_permissions,
+            bot_role_position,
+            managed=True,
+            bot_id=self.bot_id,
+        )
+        guild.roles[bot_role.id] = bot_role
+        guild.members[owner.id] = Member(owner.id, guild_id, joined_at=at)
+        bot = Member(self.bot_id, guild_id, joined_at=at, roles=[bot_role.id])
+        guild.members[self.bot_id] = bot
+        return guild
+
     def add_channel(self, channel: Channel) -> Channel:
         """Register a channel (and index it in its guild)."""
         self.channels[channel.id] = channel

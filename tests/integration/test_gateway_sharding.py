@@ -21,8 +21,7 @@ from dcs.settings import load_settings, parse_shard_ids
 from gateway.bot import ShardedSuiteBot, SuiteBot, build_bot
 from simulator import DiscordSimulator
 from simulator.config import SimulatorConfig
-from simulator.models import Channel, ChannelType, Guild, Member, Role
-from simulator.permissions import BOT_DEFAULT, DEFAULT_EVERYONE
+from simulator.models import Channel, ChannelType, Member
 from simulator.testing import connected_client
 from simulator.world import World
 
@@ -36,25 +35,15 @@ def shard_of(guild_id: int) -> int:
 
 def add_guild(world: World, name: str, shard: int) -> tuple[int, int]:
     """Add a guild on `shard` with a #general, an owner of its own, carol, alice and the bot."""
-    at = world.started_at - timedelta(days=50)
-    guild_id = world.new_id(at)
-    while shard_of(guild_id) != shard:  # the snowflake's timestamp picks the shard
-        at += timedelta(milliseconds=1)
-        guild_id = world.new_id(at)
-    owner = world.add_user(f"owner-{guild_id}", created_at=at - timedelta(days=900))
-    guild = Guild(id=guild_id, name=name, owner_id=owner.id, created_at=at)
-    world.guilds[guild_id] = guild
-    guild.roles[guild_id] = Role(guild_id, "@everyone", int(DEFAULT_EVERYONE), 0)
-    bot_role = Role(world.new_id(), "Community Suite", int(BOT_DEFAULT), 1, managed=True)
-    bot_role.bot_id = world.bot_id
-    guild.roles[bot_role.id] = bot_role
-    general = world.add_channel(
-        Channel(id=world.new_id(), type=ChannelType.GUILD_TEXT, guild_id=guild_id, name="general")
+    guild = world.add_guild(
+        name, created_at=world.started_at - timedelta(days=50), shard=(shard, COUNT)
     )
-    for user_id in (owner.id, world.member("carol"), world.member("alice")):
-        guild.members[user_id] = Member(user_id, guild_id, joined_at=at)
-    guild.members[world.bot_id] = Member(world.bot_id, guild_id, joined_at=at, roles=[bot_role.id])
-    return guild_id, general.id
+    general = world.add_channel(
+        Channel(id=world.new_id(), type=ChannelType.GUILD_TEXT, guild_id=guild.id, name="general")
+    )
+    for user_id in (world.member("carol"), world.member("alice")):
+        guild.members[user_id] = Member(user_id, guild.id, joined_at=guild.created_at)
+    return guild.id, general.id
 
 
 @pytest.fixture

@@ -38,8 +38,7 @@ from simulator.interactions import (
     interaction_payload,
     new_record,
 )
-from simulator.models import Channel, ChannelType, Guild, Member, Role
-from simulator.permissions import BOT_DEFAULT, DEFAULT_EVERYONE
+from simulator.models import Channel, ChannelType, Member
 from simulator.testing import connected_client
 from storage import faq as store
 
@@ -332,24 +331,16 @@ SHARDS = 2
 
 def add_guild_on_shard(world: Any, shard: int) -> tuple[Any, Any]:
     """A guild Discord sends on `shard` of SHARDS, with a #general, the bot and alice."""
-    at = world.started_at - timedelta(days=50)
-    guild_id = world.new_id(at)
-    while (guild_id >> 22) % SHARDS != shard:  # the snowflake's timestamp picks the shard
-        at += timedelta(milliseconds=1)
-        guild_id = world.new_id(at)
-    owner = world.add_user(f"owner-{guild_id}", created_at=at - timedelta(days=900))
-    guild = Guild(id=guild_id, name=f"Shard {shard} guild", owner_id=owner.id, created_at=at)
-    world.guilds[guild_id] = guild
-    guild.roles[guild_id] = Role(guild_id, "@everyone", int(DEFAULT_EVERYONE), 0)
-    bot_role = Role(world.new_id(), "Community Suite", int(BOT_DEFAULT), 1, managed=True)
-    bot_role.bot_id = world.bot_id
-    guild.roles[bot_role.id] = bot_role
-    general = world.add_channel(
-        Channel(id=world.new_id(), type=ChannelType.GUILD_TEXT, guild_id=guild_id, name="general")
+    guild = world.add_guild(
+        f"Shard {shard} guild",
+        created_at=world.started_at - timedelta(days=50),
+        shard=(shard, SHARDS),
     )
-    for user_id in (owner.id, world.member("alice")):
-        guild.members[user_id] = Member(user_id, guild_id, joined_at=at)
-    guild.members[world.bot_id] = Member(world.bot_id, guild_id, joined_at=at, roles=[bot_role.id])
+    general = world.add_channel(
+        Channel(id=world.new_id(), type=ChannelType.GUILD_TEXT, guild_id=guild.id, name="general")
+    )
+    alice = world.member("alice")
+    guild.members[alice] = Member(alice, guild.id, joined_at=guild.created_at)
     return guild, general
 
 
