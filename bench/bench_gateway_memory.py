@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from automod_data import chat_vocabulary, clean_message
+from bench_raid import suite_env
 from memory_common import (
     BuiltGuild,
     add_guild,
@@ -75,21 +76,9 @@ CHAT_CHANNELS = ("general", "off-topic")
 
 
 def _env(port: int, db: str, target: str, data: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "TELEGRAM_"))}
-    env.update(
-        DATABASE_URL=db,
-        TEMPORAL_ADDRESS=target,
-        TEMPORAL_TASK_QUEUE=f"bench-gmem-{uuid.uuid4().hex[:8]}",
-        TEMPORAL_START_DEV_SERVER="false",
-        SANDBOX_HOST="127.0.0.1",
-        SANDBOX_PORT=str(port),
-        TELEGRAM_SANDBOX_PORT="1",
-        DATA_DIR=str(data),
-        LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-        SCAM_FEED_URL="",
-        METRICS_PORT_GATEWAY="0",
-    )
-    return env
+    """The raid drill's sandbox environment, with the gateway's metrics port off."""
+    queue = f"bench-gmem-{uuid.uuid4().hex[:8]}"
+    return {**suite_env(port, db, target, queue, data), "METRICS_PORT_GATEWAY": "0"}
 
 
 async def _median_rss(pid: int) -> float:

@@ -87,7 +87,7 @@ FULL = Scale()
 SPAM = "🔥 FREE NITRO giveaway for everyone!! claim it now in my server, dm me {tag} 🔥"
 
 
-def _env(port: int, db: str, target: str, queue: str, data: Path) -> dict[str, str]:
+def suite_env(port: int, db: str, target: str, queue: str, data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "TELEGRAM_"))}
     env.update(
         DATABASE_URL=db,
@@ -104,7 +104,7 @@ def _env(port: int, db: str, target: str, queue: str, data: Path) -> dict[str, s
     return env
 
 
-def _spawn(what: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def spawn_process(what: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "dcs", what],
         env=env,
@@ -113,14 +113,14 @@ def _spawn(what: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]
     )
 
 
-def _peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
 
-async def _wait(probe: Any, timeout: float, step: float = 0.05) -> Any:
+async def wait_until(probe: Any, timeout: float, step: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
@@ -165,8 +165,8 @@ class Drill:
 
     async def start_gateway(self) -> None:
         self.sim.clear_requests()
-        self.gateway = _spawn("gateway", self.env, self.logdir / "gateway.log")
-        await _wait(lambda: self.sim.requests("PUT", None) or None, 90)  # commands synced
+        self.gateway = spawn_process("gateway", self.env, self.logdir / "gateway.log")
+        await wait_until(lambda: self.sim.requests("PUT", None) or None, 90)  # commands synced
         await asyncio.sleep(3.0)  # guild config loaded, invites read
 
     def stop_gateway(self) -> None:
@@ -177,7 +177,7 @@ class Drill:
             self.gateway.kill()
 
     def start_worker(self) -> None:
-        self.worker = _spawn("worker", self.env, self.logdir / "worker.log")
+        self.worker = spawn_process("worker", self.env, self.logdir / "worker.log")
 
     def kill_worker(self) -> None:
         assert self.worker is not None
@@ -236,7 +236,7 @@ class Drill:
                 posted.append((channel, msg.id))
             await asyncio.sleep(0)
         last_post = time.time()
-        await _wait(lambda: self._all_gone(posted), 300, step=0.2)
+        await wait_until(lambda: self._all_gone(posted), 300, step=0.2)
         done = time.time()
         return {
             "posted": len(posted),
@@ -268,7 +268,7 @@ class Drill:
                 name_prefix=prefix,
             )
         )
-        first = await _wait(lambda: self._lock_call(t0), 60, step=0.01)
+        first = await wait_until(lambda: self._lock_call(t0), 60, step=0.01)
         crossing = await self._crossing(t0)
         detected = self._detected_at(t0)
         self.wave = wave
@@ -351,12 +351,12 @@ class Drill:
                 )
                 return [r for r in rows if r.id not in decided]
 
-        rows = await _wait(pending, 180, step=0.5)
+        rows = await wait_until(pending, 180, step=0.5)
         for row in rows:
             decision = ApprovalDecision(row.id, "approve", "bench:approver", "api")
             await submit_decision(self.sessions, self.client, decision)
             decided.add(row.id)
-        status = await _wait(lambda: self._removed(), 180, step=0.5)
+        status = await wait_until(lambda: self._removed(), 180, step=0.5)
         return int(status.removed)
 
     async def _removed(self) -> Any:
@@ -369,7 +369,7 @@ class Drill:
 
     async def lift(self) -> None:
         await unlock(self.client, self.guild, UnlockRequest("bench", "drill over"))
-        await _wait(lambda: self._ended(), 120, step=0.5)
+        await wait_until(lambda: self._ended(), 120, step=0.5)
 
     async def _ended(self) -> bool:
         return await lockdown_status(self.client, self.guild) is None
@@ -420,7 +420,7 @@ async def run_drill(workdir: Path, scale: Scale = FULL) -> dict[str, Any]:
         await sim.start(port=0)
         port = int(sim.base_url.rsplit(":", 1)[1])
         target = temporal.client.service_client.config.target_host
-        env = _env(port, db, target, f"bench-raid-{uuid.uuid4().hex[:8]}", workdir)
+        env = suite_env(port, db, target, f"bench-raid-{uuid.uuid4().hex[:8]}", workdir)
         drill = Drill(sim, temporal.client, sessions, env, scale)
         spammers = drill.seed()
         async with sessions() as session, session.begin():
@@ -441,7 +441,7 @@ async def run_drill(workdir: Path, scale: Scale = FULL) -> dict[str, Any]:
         try:
             out["flood"] = await drill.flood(spammers)
             assert drill.gateway is not None
-            out["flood_peak_rss_mb"] = _peak_rss_mb(drill.gateway.pid)
+            out["flood_peak_rss_mb"] = peak_rss_mb(drill.gateway.pid)
             await asyncio.sleep(scale.settle_seconds)  # the flood's reports drain: quiet
             before = drill.state()
             out["latency"] = await drill.raid("raider")

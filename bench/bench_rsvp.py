@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench_raid import _env, _peak_rss_mb, _spawn, _wait
+from bench_raid import peak_rss_mb, spawn_process, suite_env, wait_until
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -120,10 +120,11 @@ async def run_burst(workdir: Path) -> dict[str, Any]:
             await ensure_server(session, guild_id, "Sandbox Community")
         port = int(sim.base_url.rsplit(":", 1)[1])
         queue = f"bench-rsvp-{uuid.uuid4().hex[:8]}"
-        env = _env(port, db, temporal.client.service_client.config.target_host, queue, workdir)
-        worker = _spawn("worker", env, workdir / "worker.log")
-        gateway = _spawn("gateway", env, workdir / "gateway.log")
-        await _wait(lambda: sim.requests("PUT", None) or None, 90)  # commands synced: connected
+        env = suite_env(port, db, temporal.client.service_client.config.target_host, queue, workdir)
+        worker = spawn_process("worker", env, workdir / "worker.log")
+        gateway = spawn_process("gateway", env, workdir / "gateway.log")
+        # the commands synced: connected
+        await wait_until(lambda: sim.requests("PUT", None) or None, 90)
         await asyncio.sleep(3.0)
         spec = EventSpec(
             title="Launch party",
@@ -140,7 +141,7 @@ async def run_burst(workdir: Path) -> dict[str, Any]:
             view = await event_view(temporal.client, guild_id, event_id)
             return view if view.message_id else None
 
-        view = await _wait(posted, 60)
+        view = await wait_until(posted, 60)
         post = world.get_message(world.channel("events"), view.message_id)
         await asyncio.sleep(2.0)  # the gateway sees the post's row before members react
         events = plan(random.Random(42), members)
@@ -162,7 +163,7 @@ async def run_burst(workdir: Path) -> dict[str, Any]:
             return views if all(v == truth for v in views.values()) else None
 
         try:
-            await _wait(agreed, 120, step=0.25)
+            await wait_until(agreed, 120, step=0.25)
             settled = time.monotonic() - started
         except TimeoutError:
             settled = float("nan")
@@ -178,8 +179,8 @@ async def run_burst(workdir: Path) -> dict[str, Any]:
             "views": views,
             "mismatches": mismatches,
             "members_wrong": members_wrong,
-            "gateway_rss_mb": _peak_rss_mb(gateway.pid),
-            "worker_rss_mb": _peak_rss_mb(worker.pid),
+            "gateway_rss_mb": peak_rss_mb(gateway.pid),
+            "worker_rss_mb": peak_rss_mb(worker.pid),
         }
     finally:
         for proc in (gateway, worker):

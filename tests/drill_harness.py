@@ -2,11 +2,11 @@
 SQLite database and the real `dcs worker` / `dcs gateway` processes, shared by the drills of
 tests/e2e/test_durability_drills.py (see docs/durability.md).
 
-The processes are started with bench/bench_raid.py's helpers (`_env`, `_spawn`, `_wait`, and its
-`Drill` for starting and SIGKILLing the worker), so the drills run the suite exactly as the raid
-drill does. Only the Temporal dev server is ours: `dcs.temporal.dev_server_command` (the command
-`dcs up` runs, with `--db-filename`), so it can be killed and started again on the same file and
-port.
+The processes are started with bench/bench_raid.py's helpers (`suite_env`, `spawn_process`,
+`wait_until`, and its `Drill` for starting and SIGKILLing the worker), so the drills run the
+suite exactly as the raid drill does. Only the Temporal dev server is ours:
+`dcs.temporal.dev_server_command` (the command `dcs up` runs, with `--db-filename`), so it can
+be killed and started again on the same file and port.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from temporalio.client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from bench_raid import Drill, _env, _spawn, _wait
+from bench_raid import Drill, spawn_process, suite_env, wait_until
 
 from api.app import create_app
 from api.auth import hash_token, new_token_secret
@@ -59,7 +59,7 @@ DELETE_ROUTE = "/channels/{channel_id}/messages/{message_id}"
 
 async def wait_for(probe: Callable[[], Any], timeout: float, step: float = 0.1) -> Any:
     """Poll `probe` (sync or async) until it returns something truthy; TimeoutError otherwise."""
-    return await _wait(probe, timeout, step)
+    return await wait_until(probe, timeout, step)
 
 
 def free_port() -> int:
@@ -168,7 +168,7 @@ class Suite:
     async def start_gateway(self) -> None:
         """Start `dcs gateway` and wait until it has identified and synced its commands."""
         before, since = self.identifies(), time.time()
-        self.procs.gateway = _spawn("gateway", self.env, self.workdir / "gateway.log")
+        self.procs.gateway = spawn_process("gateway", self.env, self.workdir / "gateway.log")
 
         def synced() -> bool:
             puts = [r for r in self.sim.requests("PUT", None) if r.timestamp >= since]
@@ -303,7 +303,7 @@ async def running_suite(
             )
         sim_port = int(sim.base_url.rsplit(":", 1)[1])
         queue = f"drills-{uuid.uuid4().hex[:8]}"
-        env = _env(sim_port, db, settings.temporal_address, queue, workdir)
+        env = suite_env(sim_port, db, settings.temporal_address, queue, workdir)
         env.update(
             LOG_LEVEL="INFO",
             INTERACTIONS_RELAY_PORT="0",
